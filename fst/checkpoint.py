@@ -1,0 +1,72 @@
+"""The small inference file: transform-net weights in safetensors plus JSON metadata.
+
+Metadata (header key "fst", a JSON object) holds everything needed to rebuild and describe the
+net: `architecture` (TransformerNet's constructor arguments), `style` (name, sha256), `loss`,
+`steps`, `image_size`, `fst_version`. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+import fst
+from fst.models.transformer import TransformerNet
+
+METADATA_KEY = "fst"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used; the message is one line naming the file."""
+
+
+def export(net: TransformerNet, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write `net`'s weights and metadata to `path` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"fst_version": fst.__version__, **(metadata or {}), "architecture": net.architecture()}
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(descriptor)
+    try:
+        save_file(state, temp_name, metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON metadata of an exported file, without loading its tensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
+    if raw is None:
+        raise CheckpointError(f"{path}: no fst metadata; was it written by fst.checkpoint.export?")
+    return json.loads(raw)
+
+
+def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TransformerNet, dict[str, Any]]:
+    """Rebuild the net from an exported file; returns (net in eval mode, metadata)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    metadata = read_metadata(path)
+    net = TransformerNet(**metadata["architecture"])
+    try:
+        net.load_state_dict(load_file(str(path), device=str(map_location)))
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not match its architecture ({str(error).splitlines()[0]})") from None
+    return net.eval(), metadata

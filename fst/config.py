@@ -1,0 +1,32 @@
+"""Hydra/OmegaConf helpers shared by the entry points: resolvers and instantiation."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_id() -> str:
+    """One name for this run, the same in every process of a multi-process job.
+
+    torchrun and SLURM start each rank on its own, so a timestamp per process could split one
+    run across directories; their job ids are shared by all ranks. Lightning's own DDP launcher
+    passes `hydra.run.dir` to its children, so a plain timestamp is safe there.
+    """
+    for variable in ("FST_RUN_ID", "SLURM_JOB_ID", "TORCHELASTIC_RUN_ID"):
+        value = os.environ.get(variable)
+        if value and value != "none":
+            return value
+    return time.strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("repo_root"):
+        OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+    if not OmegaConf.has_resolver("run_id"):
+        OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)

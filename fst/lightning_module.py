@@ -1,0 +1,103 @@
+"""`StyleTransferModule`: one training step of the transform net against the perceptual loss."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import torch
+from torchvision.utils import make_grid
+
+from fst.io.images import load_tensor
+from fst.losses.perceptual import PerceptualLoss
+from fst.models.transformer import TransformerNet
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class StyleTransferModule(L.LightningModule):
+    """Trains `net` so that net(photo) has the photo's content and the style image's style.
+
+    Args:
+        net: the transform network being trained.
+        loss: perceptual loss; its frozen VGG is never saved in checkpoints.
+        optimizer: partial optimizer (Hydra `_partial_: true`) that takes the parameters.
+        style_image: path of the style image.
+        style_name: short name written into the exported file's metadata.
+        log_images_every_n_steps: how often a (content | stylized) grid goes to the logger.
+    """
+
+    def __init__(
+        self,
+        net: TransformerNet,
+        loss: PerceptualLoss,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        style_image: str,
+        style_name: str | None = None,
+        log_images_every_n_steps: int = 500,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
+        self.net = net
+        self.loss = loss
+        self.optimizer_factory = optimizer
+        self.style_image = str(style_image)
+        self.style_name = style_name or Path(style_image).stem
+        self.log_images_every_n_steps = log_images_every_n_steps
+        self.style_sha256 = file_sha256(style_image)
+
+    def state_dict(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        # The frozen VGG is rebuilt from its weights file; checkpoints hold only what trains.
+        state = super().state_dict(*args, **kwargs)
+        return {k: v for k, v in state.items() if not k.startswith("loss.")}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # noqa: ANN001, ANN201
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("loss.")}
+        return self.net.load_state_dict(
+            {k.removeprefix("net."): v for k, v in state_dict.items()}, strict=strict, assign=assign
+        )
+
+    def _set_style_targets(self) -> None:
+        # Here rather than in __init__: only now is the module on its final device.
+        if not self.loss.style_targets:
+            self.loss.set_style(load_tensor(self.style_image).unsqueeze(0).to(self.device))
+
+    def on_fit_start(self) -> None:
+        self._set_style_targets()
+
+    def on_validation_start(self) -> None:
+        self._set_style_targets()
+
+    def forward(self, content: torch.Tensor) -> torch.Tensor:
+        return self.net(content)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        stylized = self.net(batch)
+        terms = self.loss(stylized, batch)
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False)
+        self.log("loss", terms["total"].detach(), prog_bar=True, logger=False)
+        if self.global_step % self.log_images_every_n_steps == 0:
+            self._log_grid("train/images", batch, stylized)
+        return terms["total"]
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        stylized = self.net(batch)
+        terms = self.loss(stylized, batch)
+        self.log_dict({f"val/{k}": v for k, v in terms.items()}, sync_dist=True, batch_size=len(batch))
+        if batch_idx == 0:
+            self._log_grid("val/images", batch, stylized)
+
+    def _log_grid(self, tag: str, content: torch.Tensor, stylized: torch.Tensor) -> None:
+        """Log a grid whose rows are (content | stylized) pairs."""
+        experiment = getattr(self.logger, "experiment", None)
+        if self.global_rank != 0 or not hasattr(experiment, "add_image"):
+            return
+        pairs = torch.stack([content[:4], stylized[:4].detach()], dim=1).flatten(0, 1).float().clamp(0, 1)
+        experiment.add_image(tag, make_grid(pairs, nrow=2, padding=2), self.global_step)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.net.parameters())

@@ -1,0 +1,158 @@
+"""Johnson et al.'s image transformation network (ECCV 2016) with instance normalisation.
+
+Pixel convention: input and output are float RGB in [0, 1], (N, 3, H, W). The output has the
+input's exact height and width for any size: the input is reflection-padded to a multiple of
+the total stride and the output cropped back.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+UpsampleMode = Literal["nearest", "transpose"]
+OutputHead = Literal["clamp", "tanh"]
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection pad + convolution: reflection instead of zeros so borders get no dark frame."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> None:
+        super().__init__(
+            nn.ReflectionPad2d(kernel_size // 2),
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride),
+        )
+
+
+class ConvNormReLU(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> None:
+        super().__init__(
+            ConvLayer(in_channels, out_channels, kernel_size, stride),
+            nn.InstanceNorm2d(out_channels, affine=True),
+            nn.ReLU(inplace=True),
+        )
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv + instance norm layers with an identity shortcut (He et al., as in Johnson)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvNormReLU(channels, channels, 3),
+            ConvLayer(channels, channels, 3),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class UpsampleConv(nn.Sequential):
+    """x2 nearest upsampling then a convolution.
+
+    Why not a transposed convolution: its uneven kernel overlap prints checkerboard artefacts
+    (Odena et al., 2016); upsample-then-convolve cannot.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            ConvLayer(in_channels, out_channels, kernel_size),
+        )
+
+
+def _upsample_block(in_channels: int, out_channels: int, mode: UpsampleMode) -> nn.Sequential:
+    if mode == "nearest":
+        conv: nn.Module = UpsampleConv(in_channels, out_channels, 3)
+    elif mode == "transpose":
+        conv = nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)
+    else:
+        raise ValueError(f"upsample must be 'nearest' or 'transpose', got {mode!r}")
+    return nn.Sequential(conv, nn.InstanceNorm2d(out_channels, affine=True), nn.ReLU(inplace=True))
+
+
+class TransformerNet(nn.Module):
+    """The feed-forward stylisation network.
+
+    Args:
+        channels: widths of the three encoder stages; (32, 64, 128) is Johnson's net,
+            (16, 32, 64) the reference code's half-width model.
+        num_residual_blocks: residual blocks at the lowest resolution (Johnson: 5).
+        upsample: "nearest" (upsample + conv, default) or "transpose" (transposed conv).
+        output_head: "clamp" (identity, clamped to [0, 1]) or "tanh" (scaled tanh into [0, 1]).
+    """
+
+    stride = 4  # two stride-2 stages: inputs are padded to a multiple of this
+    min_size = 8  # the 9x9 reflection pads need > 4 px, the 3x3 ones at 1/4 scale need > 1 px
+
+    def __init__(
+        self,
+        channels: tuple[int, int, int] | list[int] = (32, 64, 128),
+        num_residual_blocks: int = 5,
+        upsample: UpsampleMode = "nearest",
+        output_head: OutputHead = "clamp",
+    ) -> None:
+        super().__init__()
+        if len(channels) != 3:
+            raise ValueError(f"channels needs three widths, got {list(channels)}")
+        if output_head not in ("clamp", "tanh"):
+            raise ValueError(f"output_head must be 'clamp' or 'tanh', got {output_head!r}")
+        c1, c2, c3 = (int(c) for c in channels)
+        self.channels = [c1, c2, c3]
+        self.num_residual_blocks = int(num_residual_blocks)
+        self.upsample = upsample
+        self.output_head = output_head
+        self.encoder = nn.Sequential(
+            ConvNormReLU(3, c1, 9),
+            ConvNormReLU(c1, c2, 3, stride=2),
+            ConvNormReLU(c2, c3, 3, stride=2),
+        )
+        self.residuals = nn.Sequential(*(ResidualBlock(c3) for _ in range(self.num_residual_blocks)))
+        self.decoder = nn.Sequential(
+            _upsample_block(c3, c2, upsample),
+            _upsample_block(c2, c1, upsample),
+            ConvLayer(c1, 3, 9),
+        )
+
+    def architecture(self) -> dict:
+        """The constructor arguments: enough to rebuild this net from an exported file."""
+        return {
+            "channels": list(self.channels),
+            "num_residual_blocks": self.num_residual_blocks,
+            "upsample": self.upsample,
+            "output_head": self.output_head,
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Stylise a batch (N, 3, H, W) of RGB in [0, 1]; returns the same shape in [0, 1]."""
+        if not torch.compiler.is_compiling():
+            check_pixel_range(x)
+        height, width = x.shape[-2:]
+        pad_h = max(self.min_size, height + (-height) % self.stride) - height
+        pad_w = max(self.min_size, width + (-width) % self.stride) - width
+        if pad_h or pad_w:
+            # Reflection needs pad < size; replicate covers the 1-3 px images reflection cannot.
+            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        y = self.decoder(self.residuals(self.encoder(x)))
+        y = y[..., :height, :width]
+        if self.output_head == "tanh":
+            return (torch.tanh(y) + 1.0) * 0.5
+        # Straight-through clamp: the forward pass is clamped exactly as at inference, but the
+        # gradient passes as if unclamped so saturated pixels can still learn their way back.
+        return y + (y.clamp(0.0, 1.0) - y).detach()
+
+
+def check_pixel_range(x: torch.Tensor) -> None:
+    """Reject inputs in another pixel convention (0..255, ImageNet-normalised) before they train."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"TransformerNet expects (N, 3, H, W) RGB, got shape {tuple(x.shape)}")
+    if x.numel() and (x.amin() < -0.01 or x.amax() > 1.01):
+        raise ValueError(
+            f"TransformerNet expects RGB in [0, 1], got values in [{x.amin():.3g}, {x.amax():.3g}]: "
+            "a 0..255 or mean/std-normalised image was passed"
+        )
