@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fst.losses import semantic
 from fst.losses.vgg import VGGFeatures
 
 
@@ -79,6 +80,10 @@ class PerceptualLoss(nn.Module):
         self.layers = [name for name in vgg.names if name in used]
         self.style_targets: dict[str, torch.Tensor] = {}
         self.content_targets: dict[str, torch.Tensor] = {}
+        # Semantic style transfer (optional): per-region Gram targets (R, C, C) by layer and the
+        # content's region masks (R, 1, H, W); empty means the plain, whole-image style term.
+        self.region_targets: dict[str, torch.Tensor] = {}
+        self.content_masks: torch.Tensor | None = None
 
     def config(self) -> dict:
         """Plain description of this loss, for checkpoint metadata."""
@@ -98,17 +103,36 @@ class PerceptualLoss(nn.Module):
             return style
         scale = self.style_size / max(style.shape[-2:])
         size = [max(1, round(s * scale)) for s in style.shape[-2:]]
-        return F.interpolate(style, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        return F.interpolate(style, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(
+            0, 1
+        )
 
     @torch.no_grad()
-    def set_style(self, styles: torch.Tensor | Sequence[torch.Tensor], blend: Sequence[float] | None = None) -> None:
-        """Compute target Gram matrices once from one style image (1, 3, H, W) or a weighted list."""
+    def set_style(
+        self,
+        styles: torch.Tensor | Sequence[torch.Tensor],
+        blend: Sequence[float] | None = None,
+        masks: Sequence[torch.Tensor] | None = None,
+    ) -> None:
+        """Compute target Gram matrices once from one style image (1, 3, H, W) or a weighted list.
+
+        Args:
+            masks: semantic style transfer only: one (R, 1, H, W) stack of region masks in [0, 1]
+                per style image, region r matching region r of `set_content_masks`.
+        """
         if isinstance(styles, torch.Tensor):
             styles = [styles]
         blend = list(blend) if blend is not None else [1.0] * len(styles)
         if len(blend) != len(styles):
             raise ValueError(f"{len(styles)} style images but {len(blend)} blend weights")
         total = sum(blend)
+        self.region_targets = {}
+        if masks is not None:
+            if len(masks) != len(styles):
+                raise ValueError(f"{len(styles)} style images but {len(masks)} mask stacks")
+            self.region_targets = semantic.region_grams(
+                self.vgg, [self.resize_style(s) for s in styles], masks, blend, list(self.style_layers)
+            )
         targets: dict[str, torch.Tensor] = {}
         for style, weight in zip(styles, blend):
             features = self.vgg(self.resize_style(style), list(self.style_layers))
@@ -122,14 +146,25 @@ class PerceptualLoss(nn.Module):
         """Fix the content targets (optimisation method: one content image for all iterations)."""
         self.content_targets = {k: v.detach() for k, v in self.vgg(content, self.content_layers).items()}
 
+    def set_content_masks(self, masks: torch.Tensor | None) -> None:
+        """Region masks (R, 1, H, W) of the image being optimised (semantic style transfer), or None."""
+        self.content_masks = None if masks is None else masks.detach().float()
+
     def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 - nn.Module signature
         # Targets are plain attributes (not buffers, so never checkpointed); move them with the module.
         module = super()._apply(fn, recurse)
         self.style_targets = {k: fn(v) for k, v in self.style_targets.items()}
         self.content_targets = {k: fn(v) for k, v in self.content_targets.items()}
+        self.region_targets = {k: fn(v) for k, v in self.region_targets.items()}
+        if self.content_masks is not None:
+            self.content_masks = fn(self.content_masks)
         return module
 
     def style_term(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if self.region_targets:
+            return semantic.region_style_loss(
+                features, self.region_targets, self.content_masks, self.style_layers
+            )
         if not self.style_targets:
             raise RuntimeError("call set_style() before computing the style loss")
         loss = features[next(iter(features))].new_zeros((), dtype=torch.float32)

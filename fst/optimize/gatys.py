@@ -1,0 +1,97 @@
+"""The Gatys et al. loop: optimise the pixels of one image against the training's `PerceptualLoss`.
+
+Nothing here knows about files: the caller supplies tensors (1, 3, H, W, RGB in [0, 1]) with the
+loss's targets already set, and gets back the image and the loss terms of every iteration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fst.losses.perceptual import PerceptualLoss
+
+Init = Literal["content", "noise", "mix"]
+OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
+
+
+def initial_image(
+    content: torch.Tensor, init: Init = "content", noise_ratio: float = 0.5, seed: int = 0
+) -> torch.Tensor:
+    """Starting point: the content, white noise, or `noise_ratio` x noise + (1 - ratio) x content."""
+    if init not in ("content", "noise", "mix"):
+        raise ValueError(f"init must be 'content', 'noise' or 'mix', got {init!r}")
+    if init == "content":
+        return content.clone()
+    # Generated on the CPU so one seed gives one image on every device.
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed)).to(content)
+    return noise if init == "noise" else noise_ratio * noise + (1.0 - noise_ratio) * content
+
+
+def loss_terms(
+    loss: PerceptualLoss, image: torch.Tensor, extra: Mapping[str, nn.Module], autocast: bool = False
+) -> dict[str, torch.Tensor]:
+    """The perceptual terms of `image` plus each weighted extra term (e.g. photorealism), and their total."""
+    with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=autocast):
+        # Only VGG runs in bf16; gram_matrix and the MSEs compute in fp32 whatever autocast says.
+        terms = dict(loss(image))
+    for name, term in extra.items():
+        terms[name] = term(image)
+        terms["total"] = terms["total"] + terms[name]
+    return terms
+
+
+def optimize_pixels(
+    loss: PerceptualLoss,
+    init: torch.Tensor,
+    optimizer: OptimizerFactory,
+    iterations: int,
+    extra_terms: Mapping[str, nn.Module] | None = None,
+    on_iteration: Callable[[int, torch.Tensor], None] | None = None,
+    autocast: bool = False,
+    progress: bool = True,
+) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    """Run `iterations` optimiser steps on a copy of `init`; return (image in [0, 1], history).
+
+    Args:
+        optimizer: builds the optimiser from the parameter list, e.g.
+            `functools.partial(torch.optim.LBFGS, lr=1, max_iter=1)`. One `step` is one iteration, so
+            L-BFGS should have `max_iter=1` (its history persists across steps).
+        extra_terms: name -> module returning an already weighted scalar for the image.
+        on_iteration: called as f(iteration, image) after every step (intermediate images).
+
+    Returns:
+        history[i] holds the terms (floats) evaluated at the image before step i, so history[0]
+        is the loss of `init` and history[-1] the loss of the returned image.
+    """
+    extra = dict(extra_terms or {})
+    image = init.detach().clone().requires_grad_(True)
+    opt = optimizer([image])
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(iterations), disable=not progress, dynamic_ncols=True)
+    for iteration in bar:
+        record: dict[str, float] = {}
+
+        def closure(record: dict[str, float] = record) -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            terms = loss_terms(loss, image, extra, autocast)
+            terms["total"].backward()
+            if not record:  # L-BFGS may evaluate more than once; keep the first (pre-step) values
+                record.update({k: float(v.detach()) for k, v in terms.items()})
+            return terms["total"]
+
+        opt.step(closure)
+        with torch.no_grad():
+            # Keep pixels displayable: the loss alone does not stop values leaving [0, 1].
+            image.clamp_(0, 1)
+        history.append(record)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()}, refresh=False)
+        if on_iteration is not None:
+            on_iteration(iteration + 1, image.detach())
+    with torch.no_grad():
+        history.append({k: float(v) for k, v in loss_terms(loss, image, extra, autocast).items()})
+    return image.detach(), history
