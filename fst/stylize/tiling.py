@@ -1,0 +1,147 @@
+"""Stylize images larger than memory allows: pad, split into overlapping tiles, feather-blend.
+
+Tiles of one image are normalised with the same whole-image instance-norm statistics
+(`norm_stats.GlobalStatsNorm`). Layer k's statistics depend on every layer before it, so they are
+found in order: pass k runs the tiles up to norm k only (earlier norms already fixed) and pools
+its input over each tile's core region. Iterating all layers at once instead diverges (a fixed
+norm upstream shifts every estimate downstream). The passes cost about 6x one forward pass, so
+`stats_fraction` can pool over an evenly spread subset of tiles instead: still self-consistent,
+only a sampling error. A last pass produces the output, tiles blended with linear ramps.
+
+All tiles have the same shape (edge tiles are shifted inwards rather than shrunk), so a compiled
+net sees one shape for every large image.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fst.stylize import norm_stats
+
+STRIDE = 4  # TransformerNet's total stride: tile sizes, overlaps and core boxes are multiples of it
+
+
+def round_up(value: int, multiple: int = STRIDE) -> int:
+    return value + (-value) % multiple
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of size `tile` covering [0, length); the last one shifted to end at length."""
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def core_bounds(starts: list[int], tile: int, length: int) -> list[tuple[int, int]]:
+    """Split [0, length) among tiles at the middle of each overlap (multiples of STRIDE)."""
+    cuts = [0]
+    for previous, current in itertools.pairwise(starts):
+        middle = (current + min(previous + tile, length)) // 2
+        cuts.append(max(cuts[-1], middle - middle % STRIDE))
+    cuts.append(length)
+    return list(itertools.pairwise(cuts))
+
+
+def ramp(length: int, overlap: int, fade_start: bool, fade_end: bool) -> torch.Tensor:
+    """1-D blend weight: linear ramps over the overlap on sides that meet another tile."""
+    weight = torch.ones(length)
+    fade = min(overlap, length // 2)
+    if fade > 0:
+        up = (torch.arange(fade, dtype=torch.float32) + 0.5) / fade
+        if fade_start:
+            weight[:fade] = up
+        if fade_end:
+            weight[-fade:] = up.flip(0)
+    return weight
+
+
+def stylize_tiled(
+    net: nn.Module,
+    image: torch.Tensor,
+    tile_size: int = 1024,
+    overlap: int = 64,
+    stats_fraction: float = 1.0,
+    batch_size: int = 1,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Stylize one (3, H, W) image in [0, 1] tile by tile; returns (3, H, W) on the CPU.
+
+    Args:
+        net: a net from `norm_stats.with_global_stats` (on its device).
+        image: the whole image, (3, H, W) float in [0, 1]; may stay on the CPU.
+        tile_size: tile side in pixels (rounded up to a multiple of 4).
+        overlap: pixels shared by neighbouring tiles; cover the net's receptive field (~50 px).
+        stats_fraction: share of tiles the statistics are pooled over (1.0: exact whole-image).
+        forward: how to call the net on a batch of tiles (e.g. a compiled or autocast wrapper).
+    """
+    forward = forward or net
+    device = next(net.parameters()).device
+    height, width = image.shape[-2:]
+    # Pad once like TransformerNet does, so the tiled result converges to the untiled one.
+    padded_h, padded_w = max(round_up(height), 8), max(round_up(width), 8)
+    mode = "reflect" if padded_h - height < height and padded_w - width < width else "replicate"
+    padding = (0, padded_w - width, 0, padded_h - height)
+    padded = F.pad(image[None], padding, mode=mode)[0] if any(padding) else image  # no 2nd copy
+    tile_h, tile_w = min(round_up(tile_size), padded_h), min(round_up(tile_size), padded_w)
+    overlap = round_up(overlap)
+    rows, cols = tile_starts(padded_h, tile_h, overlap), tile_starts(padded_w, tile_w, overlap)
+    row_cores, col_cores = core_bounds(rows, tile_h, padded_h), core_bounds(cols, tile_w, padded_w)
+    tiles = [
+        (top, left, (rt - top, rb - top, cl - left, cr - left))
+        for top, (rt, rb) in zip(rows, row_cores, strict=True)
+        for left, (cl, cr) in zip(cols, col_cores, strict=True)
+    ]
+
+    def run_tiles(chosen: list, sink: Callable[[int, int, torch.Tensor], None] | None) -> None:
+        for first in range(0, len(chosen), batch_size):
+            chunk = chosen[first : first + batch_size]
+            batch = torch.stack([padded[:, t : t + tile_h, left : left + tile_w] for t, left, _ in chunk])
+            norm_stats.set_tiles(net, cores=[c for *_, c in chunk], tile_height=tile_h)
+            try:
+                with torch.no_grad():
+                    out = forward(batch.to(device)).float().cpu()
+            except norm_stats.StopForward:
+                continue
+            if sink is not None:
+                for (top, left, _), stylized in zip(chunk, out, strict=True):
+                    sink(top, left, stylized)
+
+    # Whole-image statistics, one norm layer at a time, in execution order.
+    count = max(1, min(len(tiles), round(len(tiles) * stats_fraction)))
+    sample = [tiles[round(i * (len(tiles) - 1) / max(1, count - 1))] for i in range(count)]
+    sample = list({(t, left): (t, left, c) for t, left, c in sample}.values())
+    norm_stats.clear(net)
+    for norm in norm_stats.norms(net):
+        norm.collect = norm.stop_after = True
+        run_tiles(sample, sink=None)
+        norm.fixed = norm.collected()
+        norm.collect = norm.stop_after = False
+
+    # Output pass with feathered blending.
+    blended = torch.zeros(3, padded_h, padded_w)
+    weights = torch.zeros(1, padded_h, padded_w)
+
+    def accumulate(top: int, left: int, stylized: torch.Tensor) -> None:
+        wy = ramp(tile_h, overlap, top > 0, top + tile_h < padded_h)
+        wx = ramp(tile_w, overlap, left > 0, left + tile_w < padded_w)
+        weight = wy[:, None] * wx[None, :]
+        blended[:, top : top + tile_h, left : left + tile_w].addcmul_(stylized, weight.expand_as(stylized))
+        weights[:, top : top + tile_h, left : left + tile_w].add_(weight)
+
+    run_tiles(tiles, sink=accumulate)
+    norm_stats.clear(net)
+    return blended.div_(weights)[:, :height, :width]
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of two images in [0, 1]."""
+    mse = (a.float() - b.float()).square().mean().item()
+    return float("inf") if mse == 0 else 10.0 * torch.log10(torch.tensor(1.0 / mse)).item()
