@@ -131,6 +131,7 @@ def save_image_atomic(
     try:
         with os.fdopen(descriptor, "wb") as handle:
             image.save(handle, format=fmt, **options)
+        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; outputs are ordinary files
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -1,0 +1,58 @@
+"""Stylize images: `python stylize.py [INPUTS] [-c CKPT ...] [-o OUT]`; no arguments runs the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fst.stylize.pipeline import StylizeOptions, run
+
+DEMO = {"inputs": "data/demo", "checkpoint": "checkpoints/starry_night.safetensors", "out": "outputs/demo"}
+
+
+def parse_args(argv: list[str] | None = None) -> StylizeOptions:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("inputs", nargs="?", default=DEMO["inputs"], help="file, folder, glob or .txt list")
+    p.add_argument(
+        "-c",
+        "--checkpoint",
+        nargs="+",
+        type=Path,
+        default=[Path(DEMO["checkpoint"])],
+        help=".safetensors (fst), .ckpt (Lightning) or .pth (pytorch/examples); several = one output each",
+    )
+    p.add_argument("-o", "--out", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)")
+    p.add_argument("--format", choices=["jpg", "png", "webp"], help="force an output format (default: keep)")
+    p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality")
+    p.add_argument("--strength", type=float, default=1.0, help="blend with the content, 0..1")
+    p.add_argument("--preserve-color", action="store_true", help="transfer luminance only")
+    p.add_argument(
+        "--content-scale", type=float, default=1.0, help="resize before the net (<1: bigger strokes)"
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument(
+        "--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile recurring shapes"
+    )
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2, help="decode/encode threads")
+    p.add_argument("--max-pixels", type=int, default=6_000_000, help="tile images with more pixels")
+    p.add_argument("--tile-size", type=int, default=1024)
+    p.add_argument("--overlap", type=int, default=64)
+    p.add_argument("--output-head", choices=["clamp", "tanh"], default="clamp", help="for .ckpt/.pth files")
+    p.add_argument("--overwrite", action="store_true", help="redo existing outputs (default: skip = resume)")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    a = p.parse_args(argv)
+    return StylizeOptions(
+        inputs=a.inputs, out_dir=a.out, checkpoints=a.checkpoint, format=a.format, quality=a.quality,
+        strength=a.strength, preserve_color=a.preserve_color, content_scale=a.content_scale, device=a.device,
+        precision=a.precision, compile=a.compile, channels_last=a.channels_last, batch_size=a.batch_size,
+        workers=a.workers, max_pixels=a.max_pixels, tile_size=a.tile_size, overlap=a.overlap,
+        output_head=a.output_head, overwrite=a.overwrite, progress=a.progress,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(run(parse_args()))
