@@ -38,13 +38,15 @@ class RegionMasks:
 def read_segmentation(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     """Decode a colour-coded mask (H, W, 3 uint8) at `size` = (H, W) of its photo.
 
-    Off-by-a-row masks (in7.png is 700x393 for a 700x394 photo) are resized with NEAREST (no new
-    colours); a mask of another shape belongs to another photo and is an error.
+    Off-by-a-row masks (in7.png is 700x393 for a 700x394 photo) and masks of the same aspect ratio
+    are resized with NEAREST (no new colours); a mask of another shape belongs to another photo.
     """
     rgb = read_image(path).rgb
     height, width = size
     if (rgb.height, rgb.width) != (height, width):
-        if abs(rgb.width / rgb.height - width / height) > 0.02 * width / height:
+        nearly_same = abs(rgb.width - width) <= 2 and abs(rgb.height - height) <= 2
+        same_aspect = abs(rgb.width / rgb.height - width / height) <= 0.02 * width / height
+        if not (nearly_same or same_aspect):
             raise MaskError(f"{path}: mask is {rgb.width}x{rgb.height} but its image is {width}x{height}")
         rgb = rgb.resize((width, height), Image.Resampling.NEAREST)
     return np.asarray(rgb, dtype=np.uint8)

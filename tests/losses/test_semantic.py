@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from fst.losses.perceptual import PerceptualLoss
+from fst.losses.semantic import masks_at
+from fst.losses.vgg import VGGFeatures
+
+
+@pytest.fixture
+def loss() -> PerceptualLoss:
+    torch.manual_seed(0)
+    vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
+    return PerceptualLoss(vgg, ["relu2_1"], {"relu1_1": 1.0, "relu2_1": 0.5, "relu3_1": 2.0}, 1.0, 3.0)
+
+
+def test_one_all_ones_region_equals_plain_style_term(loss: PerceptualLoss) -> None:
+    style, output = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 36, 44)
+    loss.set_style(style)
+    plain = loss(output, output)["style"]
+    loss.set_style(style, masks=[torch.ones(1, 1, 40, 48)])
+    loss.set_content_masks(torch.ones(1, 1, 36, 44))
+    semantic = loss(output, output)["style"]
+    assert torch.allclose(semantic, plain, rtol=1e-5)
+
+
+def test_matching_regions_of_the_style_itself_give_zero_loss(loss: PerceptualLoss) -> None:
+    style = torch.rand(1, 3, 32, 32)
+    left = torch.zeros(1, 1, 32, 32)
+    left[..., :16] = 1
+    regions = torch.cat([left, 1 - left])
+    loss.set_style(style, masks=[regions])
+    loss.set_content_masks(regions)
+    assert float(loss(style, style)["style"]) < 1e-6
+
+
+def test_swapped_regions_are_penalised(loss: PerceptualLoss) -> None:
+    # Left half smooth, right half noisy: asking the left to look like the right must cost something.
+    style = torch.full((1, 3, 32, 32), 0.5)
+    style[..., 16:] = torch.rand(1, 3, 32, 16)
+    left = torch.zeros(1, 1, 32, 32)
+    left[..., :16] = 1
+    loss.set_style(style, masks=[torch.cat([left, 1 - left])])
+    loss.set_content_masks(torch.cat([1 - left, left]))
+    assert float(loss(style, style)["style"]) > 1e-3
+
+
+def test_region_count_mismatch_is_an_error(loss: PerceptualLoss) -> None:
+    loss.set_style(torch.rand(1, 3, 32, 32), masks=[torch.ones(2, 1, 32, 32)])
+    loss.set_content_masks(torch.ones(3, 1, 32, 32))
+    with pytest.raises(ValueError, match="regions"):
+        loss(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+
+
+def test_plain_set_style_clears_region_targets(loss: PerceptualLoss) -> None:
+    loss.set_style(torch.rand(1, 3, 32, 32), masks=[torch.ones(1, 1, 32, 32)])
+    loss.set_style(torch.rand(1, 3, 32, 32))
+    assert loss.region_targets == {}
+
+
+def test_masks_at_averages_areas() -> None:
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :, :1] = 1  # one column of four: half of each left 2x2 cell
+    small = masks_at(mask, (2, 2))
+    assert torch.allclose(small, torch.tensor([[[[0.5, 0.0], [0.5, 0.0]]]]))

@@ -1,0 +1,131 @@
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fst.io.images import ImageReadError
+from fst.losses.perceptual import PerceptualLoss
+from fst.losses.vgg import VGGFeatures
+from fst.optimize import color
+from fst.optimize.gatys import OptimizerFactory, initial_image, optimize_pixels
+from fst.optimize.masks import MaskError
+from fst.optimize.matting import PhotorealismLoss
+from fst.optimize.pipeline import run
+from tests.conftest import random_photo
+
+LBFGS = functools.partial(torch.optim.LBFGS, lr=1.0, max_iter=1, history_size=20)
+
+
+def tiny_loss() -> PerceptualLoss:
+    torch.manual_seed(0)
+    vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
+    return PerceptualLoss(vgg, ["relu2_1"], {"relu1_1": 1.0, "relu2_1": 1.0}, 1.0, 1e3)
+
+
+@pytest.fixture
+def images() -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(1)
+    return torch.rand(1, 3, 32, 32), torch.rand(1, 3, 40, 36)
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [LBFGS, functools.partial(torch.optim.Adam, lr=0.02), functools.partial(torch.optim.RMSprop, lr=0.005)],
+    ids=["lbfgs", "adam", "rmsprop"],
+)
+def test_optimizer_reduces_the_loss(
+    images: tuple[torch.Tensor, torch.Tensor], optimizer: OptimizerFactory
+) -> None:
+    content, style = images
+    loss = tiny_loss()
+    loss.set_style(style)
+    loss.set_content(content)
+    result, history = optimize_pixels(loss, content, optimizer, iterations=15, progress=False)
+    assert len(history) == 16  # before each step, plus the result
+    assert history[-1]["total"] < 0.5 * history[0]["total"]
+    assert result.shape == content.shape and result.min() >= 0 and result.max() <= 1
+
+
+def test_extra_term_enters_the_total(images: tuple[torch.Tensor, torch.Tensor]) -> None:
+    content, style = images
+    loss = tiny_loss()
+    loss.set_style(style)
+    loss.set_content(content)
+    extra = {"photorealism": PhotorealismLoss(content, weight=10.0)}
+    _, history = optimize_pixels(loss, content, LBFGS, iterations=3, extra_terms=extra, progress=False)
+    first = history[0]
+    parts = first["content"] + first["style"] + first["tv"] + first["photorealism"]
+    assert first["total"] == pytest.approx(parts, rel=1e-5)
+
+
+def test_initialisation_is_seeded_and_mixed() -> None:
+    content = torch.rand(1, 3, 8, 8)
+    assert torch.equal(initial_image(content, "noise", seed=3), initial_image(content, "noise", seed=3))
+    assert not torch.equal(initial_image(content, "noise", seed=3), initial_image(content, "noise", seed=4))
+    noise = initial_image(content, "noise", seed=3)
+    mixed = initial_image(content, "mix", noise_ratio=0.25, seed=3)
+    assert torch.allclose(mixed, 0.25 * noise + 0.75 * content)
+    with pytest.raises(ValueError, match="init must be"):
+        initial_image(content, "zeros")  # type: ignore[arg-type]
+
+
+def test_colour_recombination_round_trips() -> None:
+    image = torch.rand(1, 3, 8, 8) * 0.6 + 0.2  # away from the clamp
+    assert torch.allclose(color.recombine(color.luminance(image), image), image, atol=1e-5)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {"content": tmp_path / "content.jpg", "style": tmp_path / "style.png"}
+    random_photo(48, 32, seed=0).save(paths["content"])
+    random_photo(40, 40, seed=1).save(paths["style"])
+    mask = np.zeros((32, 48, 3), dtype=np.uint8)
+    mask[:, 24:] = (0, 255, 0)
+    Image.fromarray(mask).save(tmp_path / "content_mask.png")
+    style_mask = np.zeros((40, 40, 3), dtype=np.uint8)
+    style_mask[:, :20] = (0, 255, 0)  # green on the other side: regions need not be where content's are
+    Image.fromarray(style_mask).save(tmp_path / "style_mask.png")
+    paths["content_mask"], paths["style_mask"] = tmp_path / "content_mask.png", tmp_path / "style_mask.png"
+    return paths
+
+
+def test_run_writes_result_intermediates_and_losses(files: dict[str, Path], tmp_path: Path) -> None:
+    output = tmp_path / "out" / "result.png"
+    result, history = run(
+        tiny_loss(), LBFGS, str(files["content"]), [str(files["style"])], str(output),
+        image_size=40, iterations=4, save_every=2, progress=False, preserve_color=True,
+        content_segmentation=str(files["content_mask"]), style_segmentations=[str(files["style_mask"])],
+        photorealism_weight=1.0,
+    )  # fmt: skip
+    assert result.shape == (1, 3, 27, 40)  # 48x32 content scaled to long side 40, aspect kept
+    assert Image.open(output).size == (40, 27)
+    assert (tmp_path / "out" / "result_iter0002.png").is_file()
+    assert json.loads((tmp_path / "out" / "result_losses.json").read_text()) == history
+    assert history[-1]["total"] < history[0]["total"]
+
+
+def test_run_bad_inputs_are_one_line_errors(files: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff truncated")
+    wrong_mask = tmp_path / "wrong.png"
+    Image.new("RGB", (10, 40)).save(wrong_mask)
+    cases = [
+        ({"content": str(tmp_path / "missing.jpg")}, ImageReadError, "missing.jpg"),
+        ({"content": str(broken)}, ImageReadError, "broken.jpg"),
+        ({"content_segmentation": str(wrong_mask)}, MaskError, "wrong.png"),
+    ]
+    for override, error_type, name in cases:
+        kwargs = {
+            "content": str(files["content"]),
+            "content_segmentation": str(files["content_mask"]),
+            "style_segmentations": [str(files["style_mask"])],
+            **override,
+        }
+        with pytest.raises(error_type) as error:
+            run(tiny_loss(), LBFGS, styles=[str(files["style"])], output=str(tmp_path / "o.png"),
+                image_size=32, iterations=1, progress=False, **kwargs)  # fmt: skip
+        assert name in str(error.value) and "\n" not in str(error.value)
