@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     p.add_argument("--workers", type=int, default=2, help="decode/encode threads")
     p.add_argument("--max-pixels", type=int, default=6_000_000, help="tile images with more pixels")
     p.add_argument("--tile-size", type=int, default=1024)
-    p.add_argument("--overlap", type=int, default=64)
+    p.add_argument("--overlap", type=int, default=128)
     p.add_argument("--output-head", choices=["clamp", "tanh"], default="clamp", help="for .ckpt/.pth files")
     p.add_argument("--overwrite", action="store_true", help="redo existing outputs (default: skip = resume)")
     p.add_argument("--no-progress", dest="progress", action="store_false")

@@ -58,7 +58,7 @@ class StylizeOptions:
     content_scale: float = 1.0
     max_pixels: int = 6_000_000  # larger images are tiled (about 2 GiB of activations on CPU)
     tile_size: int = 1024
-    overlap: int = 64
+    overlap: int = 128
     output_head: str = "clamp"
     progress: bool = True
 

@@ -6,7 +6,8 @@ found in order: pass k runs the tiles up to norm k only (earlier norms already f
 its input over each tile's core region. Iterating all layers at once instead diverges (a fixed
 norm upstream shifts every estimate downstream). The passes cost about 6x one forward pass, so
 `stats_fraction` can pool over an evenly spread subset of tiles instead: still self-consistent,
-only a sampling error. A last pass produces the output, tiles blended with linear ramps.
+only a sampling error. A last pass produces the output, tiles blended with linear ramps
+centred on the middle of each overlap.
 
 All tiles have the same shape (edge tiles are shifted inwards rather than shrunk), so a compiled
 net sees one shape for every large image.
@@ -50,16 +51,19 @@ def core_bounds(starts: list[int], tile: int, length: int) -> list[tuple[int, in
     return list(itertools.pairwise(cuts))
 
 
-def ramp(length: int, overlap: int, fade_start: bool, fade_end: bool) -> torch.Tensor:
-    """1-D blend weight: linear ramps over the overlap on sides that meet another tile."""
-    weight = torch.ones(length)
-    fade = min(overlap, length // 2)
-    if fade > 0:
-        up = (torch.arange(fade, dtype=torch.float32) + 0.5) / fade
-        if fade_start:
-            weight[:fade] = up
-        if fade_end:
-            weight[-fade:] = up.flip(0)
+def ramp(start: int, size: int, core: tuple[int, int], length: int, blend: int) -> torch.Tensor:
+    """1-D blend weight of one tile: 1 over its core, linear ramps `blend` wide centred on each cut.
+
+    Centring the ramps on the cuts (the middle of each overlap) keeps the tile edges, whose pixels
+    miss context beyond the tile, at weight 0; neighbouring ramps sum to 1.
+    """
+    position = torch.arange(start, start + size, dtype=torch.float32) + 0.5
+    low, high = core
+    weight = torch.ones(size)
+    if low > 0:
+        weight = weight.minimum(((position - low) / max(blend, 1) + 0.5).clamp(0, 1))
+    if high < length:
+        weight = weight.minimum(((high - position) / max(blend, 1) + 0.5).clamp(0, 1))
     return weight
 
 
@@ -67,7 +71,7 @@ def stylize_tiled(
     net: nn.Module,
     image: torch.Tensor,
     tile_size: int = 1024,
-    overlap: int = 64,
+    overlap: int = 128,
     stats_fraction: float = 1.0,
     batch_size: int = 1,
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -99,6 +103,10 @@ def stylize_tiled(
         for top, (rt, rb) in zip(rows, row_cores, strict=True)
         for left, (cl, cr) in zip(cols, col_cores, strict=True)
     ]
+    row_core_of, col_core_of = (
+        dict(zip(rows, row_cores, strict=True)),
+        dict(zip(cols, col_cores, strict=True)),
+    )
 
     def run_tiles(chosen: list, sink: Callable[[int, int, torch.Tensor], None] | None) -> None:
         for first in range(0, len(chosen), batch_size):
@@ -130,8 +138,8 @@ def stylize_tiled(
     weights = torch.zeros(1, padded_h, padded_w)
 
     def accumulate(top: int, left: int, stylized: torch.Tensor) -> None:
-        wy = ramp(tile_h, overlap, top > 0, top + tile_h < padded_h)
-        wx = ramp(tile_w, overlap, left > 0, left + tile_w < padded_w)
+        wy = ramp(top, tile_h, row_core_of[top], padded_h, overlap // 4)
+        wx = ramp(left, tile_w, col_core_of[left], padded_w, overlap // 4)
         weight = wy[:, None] * wx[None, :]
         blended[:, top : top + tile_h, left : left + tile_w].addcmul_(stylized, weight.expand_as(stylized))
         weights[:, top : top + tile_h, left : left + tile_w].add_(weight)

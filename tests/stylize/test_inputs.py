@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fst.stylize.inputs import collect_inputs, plan_jobs, rank_and_world_size, shard
+
+
+def make_tree(root: Path) -> None:
+    for name in ["a.jpg", "sub/b.png", "sub/deeper/c.webp", "notes.txt", ".hidden.jpg"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+
+
+def test_folder_is_recursive_and_mirrored(tmp_path: Path) -> None:
+    make_tree(tmp_path / "in")
+    jobs = plan_jobs(tmp_path / "in", tmp_path / "out", ["starry"])
+    assert [j.target.relative_to(tmp_path / "out").as_posix() for j in jobs] == [
+        "a.jpg",
+        "sub/b.png",
+        "sub/deeper/c.webp",
+    ]
+    forced = plan_jobs(tmp_path / "in", tmp_path / "out", ["starry", "wave"], fmt="png")
+    assert {j.target.relative_to(tmp_path / "out").as_posix() for j in forced} >= {
+        "wave/a.png",
+        "starry/a.png",
+    }
+
+
+def test_glob_and_list_file(tmp_path: Path) -> None:
+    make_tree(tmp_path / "in")
+    _, files = collect_inputs(str(tmp_path / "in" / "**" / "*.png"))
+    assert [f.name for f in files] == ["b.png"]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path / 'in' / 'a.jpg'}\n\n{tmp_path / 'in' / 'sub' / 'b.png'}\n")
+    root, files = collect_inputs(listing)
+    assert [f.name for f in files] == ["a.jpg", "b.png"] and root == (tmp_path / "in").resolve()
+
+
+@pytest.mark.parametrize("styles", [["starry"], ["starry", "wave"]])
+def test_in_place_never_targets_an_input_and_skips_own_outputs(tmp_path: Path, styles: list[str]) -> None:
+    make_tree(tmp_path)
+    jobs = plan_jobs(tmp_path, tmp_path, styles)
+    sources = {j.source.resolve() for j in jobs}
+    assert all(j.target.resolve() not in sources for j in jobs)
+    for job in jobs:  # pretend the run wrote its outputs
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        job.target.write_bytes(b"y")
+    again = plan_jobs(tmp_path, tmp_path, styles)
+    assert [(j.source, j.target) for j in again] == [(j.source, j.target) for j in jobs]
+
+
+def test_output_folder_inside_input_folder_is_excluded(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.jpg").write_bytes(b"y")
+    assert len(plan_jobs(tmp_path, tmp_path / "out", ["s"])) == 3
+
+
+def test_shards_cover_every_job_once(tmp_path: Path) -> None:
+    make_tree(tmp_path / "in")
+    jobs = plan_jobs(tmp_path / "in", tmp_path / "out", ["s", "t"])
+    parts = [shard(jobs, rank, 4) for rank in range(4)]
+    flat = [j for part in parts for j in part]
+    assert len(flat) == len(set(flat)) == len(jobs)
+
+
+def test_rank_from_torchrun_and_slurm() -> None:
+    assert rank_and_world_size({}) == (0, 1)
+    assert rank_and_world_size({"RANK": "1", "WORLD_SIZE": "2"}) == (1, 2)
+    assert rank_and_world_size({"SLURM_PROCID": "3", "SLURM_NTASKS": "4"}) == (3, 4)
+    with pytest.raises(ValueError):
+        rank_and_world_size({"RANK": "2", "WORLD_SIZE": "2"})

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from fst.models.transformer import TransformerNet
+from fst.stylize.norm_stats import norms, with_global_stats
+from fst.stylize.tiling import core_bounds, psnr, stylize_tiled, tile_starts
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"), [(100, 40, 16), (64, 64, 16), (8, 64, 16), (1000, 256, 64)])
+def test_tiles_cover_and_cores_partition(length: int, tile: int, overlap: int) -> None:
+    starts = tile_starts(length, tile, overlap)
+    size = min(tile, length)
+    assert starts[0] == 0 and starts[-1] + size == length
+    assert all(b - a <= size - overlap for a, b in itertools.pairwise(starts))
+    cores = core_bounds(starts, size, length)
+    assert cores[0][0] == 0 and cores[-1][1] == length
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cores))
+    assert all(start <= low and high <= start + size for start, (low, high) in zip(starts, cores, strict=True))
+
+
+def test_global_stats_net_is_unchanged_by_default(tiny_net: TransformerNet) -> None:
+    wrapped = with_global_stats(tiny_net)
+    assert len(list(norms(wrapped))) == 3 + 2 * 2 + 2
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(wrapped(x), tiny_net(x))
+    assert not list(norms(tiny_net))  # the original keeps its InstanceNorm2d layers
+
+
+@pytest.mark.parametrize(("height", "width"), [(96, 131), (61, 200)])
+def test_tiled_matches_untiled(tiny_net: TransformerNet, height: int, width: int) -> None:
+    image = torch.rand(3, height, width)
+    with torch.no_grad():
+        whole = tiny_net(image[None])[0]
+    tiled = stylize_tiled(with_global_stats(tiny_net), image, tile_size=64, overlap=48, batch_size=2)
+    assert tiled.shape == image.shape
+    assert psnr(tiled, whole) > 40.0
