@@ -23,14 +23,21 @@ class ExportInferenceFile(L.Callback):
         if trainer.global_rank != 0:
             return None
         path = self.dirpath / f"{module.style_name}.safetensors"
-        export(module.net, path, {
-            "style": {"name": module.style_name, "file": Path(module.style_image).name,
-                      "sha256": module.style_sha256},
-            "loss": module.loss.config(),
-            "steps": trainer.global_step,
-            "image_size": self.image_size,
-            "precision": str(trainer.precision),
-        })
+        export(
+            module.net,
+            path,
+            {
+                "style": {
+                    "name": module.style_name,
+                    "file": Path(module.style_image).name,
+                    "sha256": module.style_sha256,
+                },
+                "loss": module.loss.config(),
+                "steps": trainer.global_step,
+                "image_size": self.image_size,
+                "precision": str(trainer.precision),
+            },
+        )
         return path
 
     def on_save_checkpoint(self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict) -> None:

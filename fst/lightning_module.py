@@ -50,12 +50,12 @@ class StyleTransferModule(L.LightningModule):
         self.log_images_every_n_steps = log_images_every_n_steps
         self.style_sha256 = file_sha256(style_image)
 
-    def state_dict(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def state_dict(self, *args, **kwargs):
         # The frozen VGG is rebuilt from its weights file; checkpoints hold only what trains.
         state = super().state_dict(*args, **kwargs)
         return {k: v for k, v in state.items() if not k.startswith("loss.")}
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # noqa: ANN001, ANN201
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith("loss.")}
         return self.net.load_state_dict(
             {k.removeprefix("net."): v for k, v in state_dict.items()}, strict=strict, assign=assign

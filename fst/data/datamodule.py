@@ -53,12 +53,16 @@ class PhotoDataModule(L.LightningDataModule):
         else:
             val_files = [f for f in files if is_validation_file(f, self.val_fraction)]
             train_files = [f for f in files if not is_validation_file(f, self.val_fraction)]
-        log.info("training on %d images from %s, validating on %d", len(train_files), Path(self.train_dir),
-                 min(len(val_files), self.val_images))
+        log.info(
+            "training on %d images from %s, validating on %d",
+            len(train_files),
+            Path(self.train_dir),
+            min(len(val_files), self.val_images),
+        )
         self.train_set = PhotoStream(train_files, self.image_size, seed=self.seed)
         self.val_set = FixedImages(val_files[: self.val_images], self.image_size)
 
-    def _loader(self, dataset, sampler=None) -> DataLoader:  # noqa: ANN001
+    def _loader(self, dataset, sampler=None) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -74,8 +78,12 @@ class PhotoDataModule(L.LightningDataModule):
         trainer = self.trainer
         per_step = self.batch_size * trainer.world_size * trainer.accumulate_grad_batches
         max_steps = trainer.max_steps if trainer.max_steps > 0 else 10**9
-        sampler = StreamSampler(trainer.global_step * per_step, max_steps * per_step,
-                                rank=trainer.global_rank, world_size=trainer.world_size)
+        sampler = StreamSampler(
+            trainer.global_step * per_step,
+            max_steps * per_step,
+            rank=trainer.global_rank,
+            world_size=trainer.world_size,
+        )
         return self._loader(self.train_set, sampler)
 
     def val_dataloader(self) -> DataLoader:

@@ -103,9 +103,7 @@ class PerceptualLoss(nn.Module):
             return style
         scale = self.style_size / max(style.shape[-2:])
         size = [max(1, round(s * scale)) for s in style.shape[-2:]]
-        return F.interpolate(style, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(
-            0, 1
-        )
+        return F.interpolate(style, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
     @torch.no_grad()
     def set_style(
@@ -134,7 +132,7 @@ class PerceptualLoss(nn.Module):
                 self.vgg, [self.resize_style(s) for s in styles], masks, blend, list(self.style_layers)
             )
         targets: dict[str, torch.Tensor] = {}
-        for style, weight in zip(styles, blend):
+        for style, weight in zip(styles, blend, strict=True):
             features = self.vgg(self.resize_style(style), list(self.style_layers))
             for name, feature in features.items():
                 gram = gram_matrix(feature).mean(dim=0, keepdim=True) * (weight / total)
@@ -150,7 +148,7 @@ class PerceptualLoss(nn.Module):
         """Region masks (R, 1, H, W) of the image being optimised (semantic style transfer), or None."""
         self.content_masks = None if masks is None else masks.detach().float()
 
-    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 - nn.Module signature
+    def _apply(self, fn, recurse: bool = True):
         # Targets are plain attributes (not buffers, so never checkpointed); move them with the module.
         module = super()._apply(fn, recurse)
         self.style_targets = {k: fn(v) for k, v in self.style_targets.items()}
@@ -162,9 +160,7 @@ class PerceptualLoss(nn.Module):
 
     def style_term(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
         if self.region_targets:
-            return semantic.region_style_loss(
-                features, self.region_targets, self.content_masks, self.style_layers
-            )
+            return semantic.region_style_loss(features, self.region_targets, self.content_masks, self.style_layers)
         if not self.style_targets:
             raise RuntimeError("call set_style() before computing the style loss")
         loss = features[next(iter(features))].new_zeros((), dtype=torch.float32)

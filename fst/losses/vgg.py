@@ -42,7 +42,7 @@ def _build_features(arch: str, pooling: Pooling) -> nn.Sequential:
     layers: list[nn.Module] = []
     in_channels = 3
     widths = [64, 128, 256, 512, 512]
-    for convs, width in zip(_BLOCKS[arch], widths):
+    for convs, width in zip(_BLOCKS[arch], widths, strict=True):
         for _ in range(convs):
             layers += [nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(inplace=False)]
             in_channels = width
@@ -160,7 +160,7 @@ class VGGFeatures(nn.Module):
             raise ValueError(f"layers {sorted(unknown)} are not in this {self.arch} (up to {self.names[-1]})")
         out: dict[str, torch.Tensor] = {}
         x = self.normalize(image)
-        for name, module in zip(self.names, self.features):
+        for name, module in zip(self.names, self.features, strict=True):
             x = module(x)
             if name in wanted:
                 out[name] = x

@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny images on disk, the shared assets when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ASSETS = Path(os.environ.get("FST_ASSETS", REPO_ROOT.parent / "shared" / "assets"))
+VGG_FILE = ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors"
+
+
+def random_photo(width: int, height: int, seed: int = 0) -> Image.Image:
+    """Smooth random colour image (photo-like gradients, not white noise)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(max(2, height // 8), max(2, width // 8), 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((width, height), Image.Resampling.BILINEAR)
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """A nested folder of eight small photos (COCO-like flat + one sub-folder)."""
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    for i in range(8):
+        folder = root / "sub" if i % 4 == 0 else root
+        random_photo(48 + 4 * i, 40 + 2 * i, seed=i).save(folder / f"img_{i}.jpg", quality=90)
+    return root
+
+
+@pytest.fixture
+def vgg_file() -> Path:
+    if not VGG_FILE.is_file():
+        pytest.skip(f"real VGG weights absent ({VGG_FILE}); set FST_ASSETS")
+    return VGG_FILE
+
+
+@pytest.fixture
+def assets() -> Path:
+    if not ASSETS.is_dir():
+        pytest.skip(f"shared assets absent ({ASSETS}); set FST_ASSETS")
+    return ASSETS

@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from fst.checkpoint import CheckpointError, export, load_net, read_metadata
+from fst.models.transformer import TransformerNet
+
+
+def test_export_then_load_gives_identical_outputs(tmp_path: Path) -> None:
+    net = TransformerNet((8, 16, 32), 2, upsample="transpose", output_head="tanh").eval()
+    path = export(net, tmp_path / "style.safetensors", {"style": {"name": "style"}, "steps": 7})
+    loaded, metadata = load_net(path)
+    x = torch.rand(1, 3, 21, 19)
+    assert torch.equal(net(x), loaded(x))
+    assert metadata["steps"] == 7 and metadata["architecture"] == net.architecture()
+    assert "fst_version" in metadata
+    assert [p.name for p in tmp_path.iterdir()] == ["style.safetensors"]  # no temp file left
+
+
+def test_full_width_export_is_small(tmp_path: Path) -> None:
+    path = export(TransformerNet(), tmp_path / "full.safetensors")
+    assert path.stat().st_size < 8 * 2**20
+
+
+def test_file_without_metadata_is_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match="no fst metadata"):
+        load_net(path)
+
+
+def test_mismatched_weights_are_one_line_error(tmp_path: Path) -> None:
+    path = export(TransformerNet((8, 16, 32), 2), tmp_path / "a.safetensors")
+    metadata = read_metadata(path)
+    metadata["architecture"]["num_residual_blocks"] = 3
+    state = dict(__import__("safetensors.torch", fromlist=["load_file"]).load_file(str(path)))
+    save_file(state, str(path), metadata={"fst": json.dumps(metadata)})
+    with pytest.raises(CheckpointError) as error:
+        load_net(path)
+    assert "do not match" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_not_a_safetensors_file(tmp_path: Path) -> None:
+    path = tmp_path / "junk.safetensors"
+    path.write_bytes(b"junk" * 10)
+    with pytest.raises(CheckpointError, match=r"junk\.safetensors"):
+        load_net(path)

@@ -1,0 +1,86 @@
+"""Every config group option and experiment preset composes and instantiates."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import open_dict, read_write
+
+from fst.config import REPO_ROOT, register_resolvers
+
+register_resolvers()
+CONF = REPO_ROOT / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
+TRAINERS = sorted(p.stem for p in (CONF / "trainer").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+
+
+def compose_train(overrides: list[str], tmp_path: Path):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with read_write(cfg.hydra), open_dict(cfg.hydra):
+        cfg.hydra.runtime.output_dir = str(tmp_path)
+    HydraConfig.instance().set_config(cfg)  # lets ${hydra:runtime.output_dir} resolve
+    return cfg
+
+
+def test_the_six_public_domain_styles_have_presets() -> None:
+    assert {
+        "starry_night",
+        "the_scream",
+        "the_great_wave",
+        "udnie",
+        "composition_vii",
+        "the_shipwreck_of_the_minotaur",
+    } <= set(EXPERIMENTS)
+
+
+def test_defaults_are_the_papers(tmp_path: Path) -> None:
+    cfg = compose_train([], tmp_path)
+    assert cfg.data.image_size == 256 and cfg.data.batch_size == 4
+    assert cfg.trainer.max_steps == 40_000 and cfg.optimizer.lr == 1e-3
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_presets_compose(experiment: str, tmp_path: Path) -> None:
+    cfg = compose_train([f"experiment={experiment}"], tmp_path)
+    assert Path(cfg.style_image).name.endswith(".jpg")
+    assert cfg.style in cfg.style_image
+    instantiate(cfg.model, _convert_="all")
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_loss_presets_instantiate(loss: str, tmp_path: Path) -> None:
+    cfg = compose_train([f"loss={loss}", "loss.vgg.weights=random"], tmp_path)
+    module = instantiate(cfg.loss, _convert_="all")
+    module.set_style(torch.rand(1, 3, 32, 32))
+    terms = module(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+    assert set(terms) == {"content", "style", "tv", "total"}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_models_instantiate(model: str, tmp_path: Path) -> None:
+    net = instantiate(compose_train([f"model={model}"], tmp_path).model, _convert_="all")
+    assert net(torch.rand(1, 3, 12, 12)).shape == (1, 3, 12, 12)
+
+
+@pytest.mark.parametrize("trainer", TRAINERS)
+def test_trainers_instantiate(trainer: str, tmp_path: Path) -> None:
+    cfg = compose_train([f"trainer={trainer}"], tmp_path)
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        assert cfg.trainer.precision == "bf16-mixed"
+        return
+    built = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    assert built.max_steps == 40_000
+
+
+def test_callbacks_and_logger_write_into_the_run_directory(tmp_path: Path) -> None:
+    cfg = compose_train([], tmp_path)
+    assert cfg.callbacks.checkpoint.dirpath == str(tmp_path / "checkpoints")
+    assert cfg.logger.save_dir == str(tmp_path)
+    for callback in cfg.callbacks.values():
+        instantiate(callback)

@@ -1,0 +1,132 @@
+"""End-to-end runs of train.py in subprocesses: exact resume after SIGKILL, DDP on two CPU processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fst.checkpoint import load_net
+from fst.config import REPO_ROOT
+from tests.conftest import random_photo
+
+pytestmark = pytest.mark.slow
+
+
+def train_command(runs: Path, photos: Path, style: Path, vgg: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        str(REPO_ROOT / "train.py"),
+        f"paths.runs={runs}",
+        f"paths.train_dir={photos}",
+        f"paths.vgg_weights={vgg}",
+        f"style_image={style}",
+        "style=tiny",
+        "trainer=cpu",
+        "data.image_size=32",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "data.val_images=2",
+        "model.channels=[8,16,32]",
+        "model.num_residual_blocks=1",
+        "loss.content_weight=1",
+        "loss.style_weight=10",
+        "loss.tv_weight=1e3",
+        "loss.style_size=64",
+        "trainer.max_steps=8",
+        "trainer.val_check_interval=4",
+        "trainer.log_every_n_steps=1",
+        "callbacks.checkpoint.every_n_train_steps=4",
+        "module.log_images_every_n_steps=4",
+        *extra,
+    ]
+
+
+def environment(run_id: str) -> dict[str, str]:
+    return {**os.environ, "FST_RUN_ID": run_id, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, photo_folder: Path, vgg_file: Path) -> tuple[Path, Path, Path, Path]:
+    style = tmp_path / "style.png"
+    random_photo(64, 48, seed=11).save(style)
+    (photo_folder / "broken.jpg").write_bytes(b"")  # must be skipped, not crash the run
+    return tmp_path / "runs", photo_folder, style, vgg_file
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, Path, Path]) -> None:
+    runs, photos, style, vgg = setup
+    subprocess.run(
+        train_command(runs, photos, style, vgg), env=environment("straight"), check=True, capture_output=True
+    )
+
+    # Second run: SIGKILL it once the step-4 checkpoint exists, then resume from that checkpoint.
+    killed_dir = runs / "tiny" / "killed" / "checkpoints"
+    process = subprocess.Popen(
+        train_command(runs, photos, style, vgg, "trainer.max_steps=1000"),
+        env=environment("killed"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while not (killed_dir / "step000004.ckpt").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the writer finish the file before the kill
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    checkpoint = torch.load(killed_dir / "step000004.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["global_step"] == 4
+    subprocess.run(
+        train_command(runs, photos, style, vgg, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
+        env=environment("resumed"),
+        check=True,
+        capture_output=True,
+    )
+
+    straight = load_file(str(runs / "tiny" / "straight" / "checkpoints" / "tiny.safetensors"))
+    resumed = load_file(str(runs / "tiny" / "resumed" / "checkpoints" / "tiny.safetensors"))
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.allclose(straight[key], resumed[key], rtol=1e-5, atol=1e-6), key
+    _, metadata = load_net(runs / "tiny" / "resumed" / "checkpoints" / "tiny.safetensors")
+    assert metadata["steps"] == 8 and metadata["style"]["name"] == "tiny"
+
+
+def test_run_writes_tensorboard_scalars_images_and_export(setup: tuple[Path, Path, Path, Path]) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs, photos, style, vgg = setup
+    subprocess.run(train_command(runs, photos, style, vgg), env=environment("tb"), check=True, capture_output=True)
+    run_dir = runs / "tiny" / "tb"
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/content", "train/style", "train/tv", "train/total", "val/total"} <= scalars
+    assert {"train/images", "val/images"} <= set(events.Tags()["images"])
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "tiny.safetensors").stat().st_size < 8 * 2**20
+
+
+def test_ddp_sim_trains_with_two_processes_into_one_run_directory(setup: tuple[Path, Path, Path, Path]) -> None:
+    runs, photos, style, vgg = setup
+    result = subprocess.run(
+        train_command(runs, photos, style, vgg, "trainer=ddp_sim", "trainer.max_steps=3"),
+        env={k: v for k, v in environment("").items() if k != "FST_RUN_ID"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "GLOBAL_RANK: 1" in result.stderr + result.stdout or "world_size=2" in result.stderr + result.stdout
+    run_dirs = list((runs / "tiny").iterdir())
+    assert len(run_dirs) == 1, run_dirs
+    _, metadata = load_net(run_dirs[0] / "checkpoints" / "tiny.safetensors")
+    assert metadata["steps"] == 3
