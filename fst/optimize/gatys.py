@@ -54,6 +54,7 @@ def optimize_pixels(
     on_iteration: Callable[[int, torch.Tensor], None] | None = None,
     autocast: bool = False,
     progress: bool = True,
+    stop_below: float | None = None,
 ) -> tuple[torch.Tensor, list[dict[str, float]]]:
     """Run `iterations` optimiser steps on a copy of `init`; return (image in [0, 1], history).
 
@@ -63,6 +64,7 @@ def optimize_pixels(
             L-BFGS should have `max_iter=1` (its history persists across steps).
         extra_terms: name -> module returning an already weighted scalar for the image.
         on_iteration: called as f(iteration, image) after every step (intermediate images).
+        stop_below: stop as soon as the total loss is at or below this (network comparison).
 
     Returns:
         history[i] holds the terms (floats) evaluated at the image before step i, so history[0]
@@ -92,6 +94,8 @@ def optimize_pixels(
         bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()}, refresh=False)
         if on_iteration is not None:
             on_iteration(iteration + 1, image.detach())
+        if stop_below is not None and record["total"] <= stop_below:
+            break  # history[iteration] (the image after `iteration` steps) reached the target
     with torch.no_grad():
         history.append({k: float(v) for k, v in loss_terms(loss, image, extra, autocast).items()})
     return image.detach(), history

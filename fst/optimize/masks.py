@@ -106,9 +106,7 @@ def match_regions(
         if distances and min(distances) <= merge_distance:
             style_masks.append(_stack(style_labels, [int(np.argmin(distances))]))
         else:
-            log.warning(
-                "%s: region colour %s is not in the style mask; using the whole style", content_name, color
-            )
+            log.warning("%s: region colour %s is not in the style mask; using the whole style", content_name, color)
             style_masks.append(torch.ones(1, 1, *style_mask.shape[:2]))
     return RegionMasks(colors=content_palette, content=torch.cat(content_masks), style=torch.cat(style_masks))
 

@@ -44,9 +44,7 @@ def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1) -> 
         cols.append(np.tile(chunk, (1, count)).ravel())
         values.append(local.ravel())
     shape = (height * width, height * width)
-    coo = scipy.sparse.coo_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape
-    )
+    coo = scipy.sparse.coo_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape)
     return coo.tocsr()  # sums the entries of overlapping windows
 
 

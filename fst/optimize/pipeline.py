@@ -25,9 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> torch.device:
-    return torch.device(
-        "cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu")
-    )
+    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu"))
 
 
 def load_image(path: str | Path, long_side: int | None) -> torch.Tensor:
@@ -110,9 +108,7 @@ def run(
         extra["photorealism"] = PhotorealismLoss(content_for_loss, photorealism_weight)
 
     out_path = Path(output)
-    finish = (
-        (lambda img: color.recombine(img.cpu(), content_image)) if preserve_color else (lambda img: img.cpu())
-    )
+    finish = (lambda img: color.recombine(img.cpu(), content_image)) if preserve_color else (lambda img: img.cpu())
 
     def save_intermediate(iteration: int, image: torch.Tensor) -> None:
         if save_every and iteration % save_every == 0 and iteration < iterations:

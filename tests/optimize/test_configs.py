@@ -41,9 +41,7 @@ def test_config_instantiates(loss: str, optimizer: str, preset: str | None) -> N
 
 @pytest.mark.slow
 def test_end_to_end_on_real_assets(assets: Path, vgg_file: Path, tmp_path: Path) -> None:
-    cfg = compose_optimize(
-        ["preset=photorealistic", "run.image_size=64", "run.iterations=5", "run.progress=false"]
-    )
+    cfg = compose_optimize(["preset=photorealistic", "run.image_size=64", "run.iterations=5", "run.progress=false"])
     seg = assets / "photo_style" / "segmentation"
     photo = assets / "photo_style"
     run = instantiate(cfg.run, _convert_="all")

@@ -37,9 +37,7 @@ def images() -> tuple[torch.Tensor, torch.Tensor]:
     [LBFGS, functools.partial(torch.optim.Adam, lr=0.02), functools.partial(torch.optim.RMSprop, lr=0.005)],
     ids=["lbfgs", "adam", "rmsprop"],
 )
-def test_optimizer_reduces_the_loss(
-    images: tuple[torch.Tensor, torch.Tensor], optimizer: OptimizerFactory
-) -> None:
+def test_optimizer_reduces_the_loss(images: tuple[torch.Tensor, torch.Tensor], optimizer: OptimizerFactory) -> None:
     content, style = images
     loss = tiny_loss()
     loss.set_style(style)

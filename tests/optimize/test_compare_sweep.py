@@ -1,0 +1,55 @@
+import functools
+
+import torch
+
+from fst.losses.perceptual import PerceptualLoss
+from fst.losses.vgg import VGGFeatures
+from fst.models.transformer import TransformerNet
+from fst.optimize.compare import iterations_to_match
+from fst.optimize.sweep import CONTENT_LAYER, gatys_weights
+
+LBFGS = functools.partial(torch.optim.LBFGS, lr=1.0, max_iter=1, history_size=20)
+
+
+def test_gatys_weights_reproduce_the_papers_sums() -> None:
+    torch.manual_seed(0)
+    layers = ["relu1_1", "relu2_1"]
+    vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
+    loss = PerceptualLoss(vgg, [CONTENT_LAYER], layers)
+    # Same size for all three: the paper's A_l is an unnormalised sum over the style's positions.
+    content, style, image = (torch.rand(1, 3, 48, 40) for _ in range(3))
+    loss.set_style(style)
+    loss.set_content(content)
+    f_img, f_content, f_style = (loss.vgg(x, loss.layers) for x in (image, content, style))
+    channels = {k: v.shape[1] for k, v in f_img.items()}
+    positions = f_img[CONTENT_LAYER].shape[-1] * f_img[CONTENT_LAYER].shape[-2]
+    ratio = 1e-3
+    loss.content_weight, loss.style_layers = gatys_weights(ratio, layers, channels, positions)
+
+    # The paper's definitions, written out with unnormalised sums.
+    def raw_gram(f: torch.Tensor) -> torch.Tensor:
+        flat = f[0].reshape(f.shape[1], -1)
+        return flat @ flat.t()
+
+    content_sum = 0.5 * ((f_img[CONTENT_LAYER] - f_content[CONTENT_LAYER]) ** 2).sum()
+    style_sum = sum(
+        ((raw_gram(f_img[n]) - raw_gram(f_style[n])) ** 2).sum() / (4 * channels[n] ** 2 * h_w**2) / len(layers)
+        for n in layers
+        for h_w in [f_img[n].shape[-1] * f_img[n].shape[-2]]
+    )
+    terms = loss(image)
+    assert torch.isclose(terms["content"], ratio * content_sum, rtol=1e-4)
+    assert torch.isclose(terms["style"], style_sum, rtol=1e-4)
+
+
+def test_network_comparison_counts_iterations() -> None:
+    torch.manual_seed(0)
+    vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
+    loss = PerceptualLoss(vgg, ["relu2_1"], ["relu1_1", "relu2_1"], 1.0, 1e3)
+    loss.set_style(torch.rand(1, 3, 32, 32))
+    net = TransformerNet(channels=[8, 16, 32], num_residual_blocks=1).eval()
+    result = iterations_to_match(net, loss, torch.rand(1, 3, 32, 32), LBFGS, max_iterations=30)
+    assert result["network_loss"] > 0
+    if result["iterations"] is not None:
+        assert result["optimised_loss"] <= result["content_init_loss"]
+        assert result["iterations"] <= 30
