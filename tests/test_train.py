@@ -34,6 +34,7 @@ def train_command(runs: Path, photos: Path, style: Path, vgg: Path, *extra: str)
         "data.batch_size=2",
         "data.num_workers=0",
         "data.val_images=2",
+        "data.val_fraction=0.3",
         "model.channels=[8,16,32]",
         "model.num_residual_blocks=1",
         "loss.content_weight=1",
