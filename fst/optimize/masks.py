@@ -36,19 +36,17 @@ class RegionMasks:
 
 
 def read_segmentation(path: str | Path, size: tuple[int, int]) -> np.ndarray:
-    """Decode a colour-coded mask (H, W, 3 uint8) at `size` = (H, W) of its photo.
+    """Decode a colour-coded mask (H, W, 3 uint8) at its own resolution, checked against its photo.
 
-    Off-by-a-row masks (in7.png is 700x393 for a 700x394 photo) and masks of the same aspect ratio
-    are resized with NEAREST (no new colours); a mask of another shape belongs to another photo.
+    Args:
+        size: (H, W) the photo will have; the mask must have its aspect ratio (2 % tolerance:
+            in7.png is 700x393 for a 700x394 photo). Another shape belongs to another photo.
     """
     rgb = read_image(path).rgb
     height, width = size
-    if (rgb.height, rgb.width) != (height, width):
-        nearly_same = abs(rgb.width - width) <= 2 and abs(rgb.height - height) <= 2
-        same_aspect = abs(rgb.width / rgb.height - width / height) <= 0.02 * width / height
-        if not (nearly_same or same_aspect):
-            raise MaskError(f"{path}: mask is {rgb.width}x{rgb.height} but its image is {width}x{height}")
-        rgb = rgb.resize((width, height), Image.Resampling.NEAREST)
+    expected_height = rgb.height * width / rgb.width  # the mask's aspect at the photo's width
+    if abs(expected_height - height) > max(1.0, 0.02 * height):  # 1 px: rounding of small images
+        raise MaskError(f"{path}: mask is {rgb.width}x{rgb.height}, its image {width}x{height} (another aspect ratio)")
     return np.asarray(rgb, dtype=np.uint8)
 
 
@@ -78,9 +76,12 @@ def snap(pixels: np.ndarray, palette: list[tuple[int, int, int]]) -> np.ndarray:
     return distances.argmin(1).reshape(pixels.shape[:2])
 
 
-def _stack(labels: np.ndarray, indices: list[int]) -> torch.Tensor:
-    masks = np.stack([labels == i for i in indices]).astype(np.float32)
-    return torch.from_numpy(masks)[:, None]
+def _region(labels: np.ndarray, index: int, size: tuple[int, int] | None) -> torch.Tensor:
+    """Binary mask (1, 1, H, W) of one label, resized with NEAREST (no blending of labels)."""
+    mask = Image.fromarray((labels == index).astype(np.uint8) * 255)
+    if size is not None and mask.size != (size[1], size[0]):
+        mask = mask.resize((size[1], size[0]), Image.Resampling.NEAREST)
+    return torch.from_numpy(np.asarray(mask) > 127).float()[None, None]
 
 
 def match_regions(
@@ -89,9 +90,13 @@ def match_regions(
     min_fraction: float = 0.002,
     merge_distance: float = 60.0,
     content_name: str = "content mask",
+    content_size: tuple[int, int] | None = None,
+    style_size: tuple[int, int] | None = None,
 ) -> RegionMasks:
     """Region masks for content and style from their colour-coded images (H, W, 3 uint8).
 
+    Colours are found and snapped at the masks' own resolution, where `min_fraction` means what
+    it says, and only the label maps are resized to `content_size` / `style_size` (H, W).
     A content colour absent from the style (no style colour within `merge_distance`) is styled
     from the whole style image, with a warning, rather than left unstyled or crashing.
     """
@@ -102,12 +107,12 @@ def match_regions(
     content_masks, style_masks = [], []
     for index, color in enumerate(content_palette):
         distances = [np.linalg.norm(np.subtract(color, c, dtype=np.float64)) for c in style_palette]
-        content_masks.append(_stack(content_labels, [index]))
+        content_masks.append(_region(content_labels, index, content_size))
         if distances and min(distances) <= merge_distance:
-            style_masks.append(_stack(style_labels, [int(np.argmin(distances))]))
+            style_masks.append(_region(style_labels, int(np.argmin(distances)), style_size))
         else:
             log.warning("%s: region colour %s is not in the style mask; using the whole style", content_name, color)
-            style_masks.append(torch.ones(1, 1, *style_mask.shape[:2]))
+            style_masks.append(torch.ones(1, 1, *(style_size or style_mask.shape[:2])))
     return RegionMasks(colors=content_palette, content=torch.cat(content_masks), style=torch.cat(style_masks))
 
 
@@ -122,4 +127,6 @@ def load_region_masks(
     """Read both segmentation files at their photos' sizes (H, W) and match their regions."""
     content = read_segmentation(content_path, content_size)
     style = read_segmentation(style_path, style_size)
-    return match_regions(content, style, min_fraction, merge_distance, content_name=str(content_path))
+    return match_regions(
+        content, style, min_fraction, merge_distance, str(content_path), tuple(content_size), tuple(style_size)
+    )
