@@ -59,11 +59,13 @@ def test_size_mismatch_is_one_line_naming_the_file(tmp_path: Path) -> None:
     assert "mask.png" in str(error.value) and "\n" not in str(error.value)
 
 
-def test_off_by_one_row_is_resized(tmp_path: Path) -> None:
+def test_off_by_one_row_and_downscaled_masks_are_resized(tmp_path: Path) -> None:
     path = tmp_path / "mask.png"
-    Image.fromarray(two_region_mask(39, 60)).save(path)  # like in7.png: one row short
-    regions = load_region_masks(path, path, (40, 60), (39, 60))
-    assert regions.content.shape[-2:] == (40, 60)
+    Image.fromarray(two_region_mask(79, 120)).save(path)  # like in7.png: one row short
+    regions = load_region_masks(path, path, (80, 120), (20, 30))
+    assert regions.content.shape[-2:] == (80, 120) and regions.style.shape[-2:] == (20, 30)
+    assert len(regions.colors) == 2  # found at full size: the small target adds no edge colours
+    assert (regions.style.sum(0) == 1).all()
 
 
 def test_missing_and_unreadable_masks_are_one_line_errors(tmp_path: Path) -> None:
