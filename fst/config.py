@@ -25,8 +25,19 @@ def run_id() -> str:
     return time.strftime("%Y-%m-%d_%H-%M-%S")
 
 
+def run_dir(ckpt_path: str | None, runs: str) -> str:
+    """Where a run writes: a resumed run continues in the directory its checkpoint came from."""
+    if ckpt_path:
+        checkpoint = Path(ckpt_path)
+        if checkpoint.parent.name == "checkpoints" and (checkpoint.parent.parent / ".hydra").is_dir():
+            return str(checkpoint.parent.parent)
+    return f"{runs}/{run_id()}"
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
+    if not OmegaConf.has_resolver("run_dir"):
+        OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True)

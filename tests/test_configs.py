@@ -84,3 +84,15 @@ def test_callbacks_and_logger_write_into_the_run_directory(tmp_path: Path) -> No
     assert cfg.logger.save_dir == str(tmp_path)
     for callback in cfg.callbacks.values():
         instantiate(callback)
+
+
+def test_resumed_run_continues_in_its_own_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fst.config import run_dir
+
+    monkeypatch.setenv("FST_RUN_ID", "fresh")
+    run = tmp_path / "runs" / "style" / "old"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "checkpoints").mkdir()
+    assert run_dir(str(run / "checkpoints" / "last.ckpt"), "runs/style") == str(run)
+    assert run_dir(None, "runs/style") == "runs/style/fresh"
+    assert run_dir(str(tmp_path / "elsewhere.ckpt"), "runs/style") == "runs/style/fresh"

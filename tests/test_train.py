@@ -93,11 +93,13 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     )
 
     straight = load_file(str(runs / "tiny" / "straight" / "checkpoints" / "tiny.safetensors"))
-    resumed = load_file(str(runs / "tiny" / "resumed" / "checkpoints" / "tiny.safetensors"))
+    # The resumed run continues in the killed run's directory (same TensorBoard run, same exports).
+    assert not (runs / "tiny" / "resumed").exists()
+    resumed = load_file(str(killed_dir / "tiny.safetensors"))
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert torch.allclose(straight[key], resumed[key], rtol=1e-5, atol=1e-6), key
-    _, metadata = load_net(runs / "tiny" / "resumed" / "checkpoints" / "tiny.safetensors")
+    _, metadata = load_net(killed_dir / "tiny.safetensors")
     assert metadata["steps"] == 8 and metadata["style"]["name"] == "tiny"
 
 
