@@ -133,3 +133,13 @@ def test_ddp_sim_trains_with_two_processes_into_one_run_directory(setup: tuple[P
     assert len(run_dirs) == 1, run_dirs
     _, metadata = load_net(run_dirs[0] / "checkpoints" / "tiny.safetensors")
     assert metadata["steps"] == 3
+
+
+def test_bf16_mixed_precision_trains_on_cpu(setup: tuple[Path, Path, Path, Path]) -> None:
+    runs, photos, style, vgg = setup
+    command = train_command(runs, photos, style, vgg, "trainer.precision=bf16-mixed", "trainer.max_steps=3")
+    subprocess.run(command, env=environment("bf16"), check=True, capture_output=True)
+    weights = load_file(str(runs / "tiny" / "bf16" / "checkpoints" / "tiny.safetensors"))
+    assert all(t.dtype == torch.float32 and torch.isfinite(t).all() for t in weights.values())
+    _, metadata = load_net(runs / "tiny" / "bf16" / "checkpoints" / "tiny.safetensors")
+    assert metadata["precision"] == "bf16-mixed" and metadata["steps"] == 3
