@@ -29,6 +29,8 @@ class StyleTransferModule(L.LightningModule):
         style_image: path of the style image.
         style_name: short name written into the exported file's metadata.
         log_images_every_n_steps: how often a (content | stylized) grid goes to the logger.
+        channels_last: run the net and VGG in NHWC memory layout (faster convolutions on tensor
+            cores and oneDNN; results equal up to float rounding).
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class StyleTransferModule(L.LightningModule):
         style_image: str,
         style_name: str | None = None,
         log_images_every_n_steps: int = 500,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -48,6 +51,7 @@ class StyleTransferModule(L.LightningModule):
         self.style_image = str(style_image)
         self.style_name = style_name or Path(style_image).stem
         self.log_images_every_n_steps = log_images_every_n_steps
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.style_sha256 = file_sha256(style_image)
 
     def state_dict(self, *args, **kwargs):
@@ -67,6 +71,8 @@ class StyleTransferModule(L.LightningModule):
             self.loss.set_style(load_tensor(self.style_image).unsqueeze(0).to(self.device))
 
     def on_fit_start(self) -> None:
+        self.net.to(memory_format=self.memory_format)
+        self.loss.to(memory_format=self.memory_format)
         self._set_style_targets()
 
     def on_validation_start(self) -> None:
@@ -76,6 +82,7 @@ class StyleTransferModule(L.LightningModule):
         return self.net(content)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        batch = batch.contiguous(memory_format=self.memory_format)
         stylized = self.net(batch)
         terms = self.loss(stylized, batch)
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False)
