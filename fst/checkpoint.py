@@ -8,8 +8,6 @@ net: `architecture` (TransformerNet's constructor arguments), `style` (name, sha
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 import fst
+from fst.io.atomic import atomic_path
 from fst.models.transformer import TransformerNet
 
 METADATA_KEY = "fst"
@@ -30,17 +29,10 @@ class CheckpointError(Exception):
 def export(net: TransformerNet, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
     """Write `net`'s weights and metadata to `path` atomically (temp file + rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"fst_version": fst.__version__, **(metadata or {}), "architecture": net.architecture()}
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(descriptor)
-    try:
-        save_file(state, temp_name, metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp:
+        save_file(state, str(temp), metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
     return path
 
 

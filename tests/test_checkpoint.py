@@ -18,6 +18,7 @@ def test_export_then_load_gives_identical_outputs(tmp_path: Path) -> None:
     assert metadata["steps"] == 7 and metadata["architecture"] == net.architecture()
     assert "fst_version" in metadata
     assert [p.name for p in tmp_path.iterdir()] == ["style.safetensors"]  # no temp file left
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_full_width_export_is_small(tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ inference see identical tensors for the same file (`tests/io/test_images.py` che
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from fst.io.atomic import atomic_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -118,7 +118,6 @@ def save_image_atomic(
     A killed job therefore leaves either the old state or the complete file, never a partial one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if alpha is not None and suffix in (".png", ".webp", ".tif", ".tiff"):
         image = image.convert("RGBA")
@@ -127,12 +126,5 @@ def save_image_atomic(
     if fmt is None:
         raise ValueError(f"{path}: unknown image extension {suffix!r}")
     options: dict = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            image.save(handle, format=fmt, **options)
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; outputs are ordinary files
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp, temp.open("wb") as handle:
+        image.save(handle, format=fmt, **options)

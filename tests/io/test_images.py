@@ -86,3 +86,19 @@ def test_atomic_save_leaves_no_temp_files(tmp_path: Path) -> None:
     save_image_atomic(random_photo(8, 8), target)
     assert [p.name for p in target.parent.iterdir()] == ["x.png"]
     assert torch.equal(load_tensor(target), pil_to_tensor(random_photo(8, 8)))
+
+
+def test_outputs_are_world_readable(tmp_path: Path) -> None:
+    # mkstemp makes 0600 files: an output nobody else can read is a bug in a batch job.
+    target = tmp_path / "x.jpg"
+    save_image_atomic(random_photo(8, 8), target)
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    from fst.io.atomic import atomic_path
+
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "y.bin") as temp:
+        temp.write_bytes(b"half")
+        raise RuntimeError("killed mid-write")
+    assert list(tmp_path.iterdir()) == []
