@@ -20,6 +20,8 @@ class PhotoDataModule(L.LightningDataModule):
     Args:
         train_dir: folder of photos, searched recursively (e.g. COCO `train2014/`).
         image_size: side of the square training crops (Johnson: 256).
+        resize_to: short side the photos are scaled to before cropping; None = image_size
+            (whole-image crops, Johnson). Larger keeps the scale of bigger images in cheap crops.
         batch_size: images per device per step; the global batch is batch_size x world size.
         val_dir: folder of validation photos; None holds out `val_fraction` of `train_dir`.
         val_images: how many validation images to use (they are also the logged samples).
@@ -30,6 +32,7 @@ class PhotoDataModule(L.LightningDataModule):
         self,
         train_dir: str,
         image_size: int = 256,
+        resize_to: int | None = None,
         batch_size: int = 4,
         num_workers: int = 4,
         val_dir: str | None = None,
@@ -39,7 +42,8 @@ class PhotoDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.train_dir, self.val_dir = train_dir, val_dir
-        self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
+        self.image_size, self.resize_to = image_size, resize_to
+        self.batch_size, self.num_workers = batch_size, num_workers
         self.val_fraction, self.val_images, self.seed = val_fraction, val_images, seed
         self.train_set: PhotoStream | None = None
         self.val_set: FixedImages | None = None
@@ -59,8 +63,8 @@ class PhotoDataModule(L.LightningDataModule):
             Path(self.train_dir),
             min(len(val_files), self.val_images),
         )
-        self.train_set = PhotoStream(train_files, self.image_size, seed=self.seed)
-        self.val_set = FixedImages(val_files[: self.val_images], self.image_size)
+        self.train_set = PhotoStream(train_files, self.image_size, seed=self.seed, short_side=self.resize_to)
+        self.val_set = FixedImages(val_files[: self.val_images], self.image_size, short_side=self.resize_to)
 
     def _loader(self, dataset, sampler=None) -> DataLoader:
         return DataLoader(

@@ -39,10 +39,18 @@ def is_validation_file(path: Path, fraction: float) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
-def resize_crop(image: Image.Image, size: int, generator: torch.Generator | None) -> torch.Tensor:
-    """Scale the short side to `size`, then crop size x size (random with a generator, else centre)."""
-    scale = size / min(image.size)
-    width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+def resize_crop(
+    image: Image.Image, size: int, generator: torch.Generator | None, short_side: int | None = None
+) -> torch.Tensor:
+    """Scale the short side to `short_side` (default `size`), then crop size x size.
+
+    The crop is random with a generator, else centred. A short side larger than the crop trains
+    on parts of larger images: the scale of content and strokes of bigger training images at the
+    cost per step of small crops.
+    """
+    short_side = max(size, short_side or size)
+    scale = short_side / min(image.size)
+    width, height = max(short_side, round(image.width * scale)), max(short_side, round(image.height * scale))
     image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if generator is None:
         left, top = (width - size) // 2, (height - size) // 2
@@ -59,9 +67,10 @@ class PhotoStream(Dataset):
     the next file of the permutation, with one warning per file and a running count.
     """
 
-    def __init__(self, files: Sequence[Path], image_size: int, seed: int = 0) -> None:
+    def __init__(self, files: Sequence[Path], image_size: int, seed: int = 0, short_side: int | None = None) -> None:
         self.files = list(files)
         self.image_size = image_size
+        self.short_side = short_side
         self.seed = seed
         self.skipped: set[Path] = set()
         self._epoch = -1
@@ -86,7 +95,7 @@ class PhotoStream(Dataset):
             if path in self.skipped:
                 continue
             try:
-                return resize_crop(load_rgb(path), self.image_size, generator)
+                return resize_crop(load_rgb(path), self.image_size, generator, self.short_side)
             except ImageReadError as error:
                 self.skipped.add(path)
                 log.warning("skipping unreadable training image (%d so far): %s", len(self.skipped), error)
@@ -109,8 +118,8 @@ class StreamSampler(Sampler[int]):
 class FixedImages(Dataset):
     """Centre crops of a fixed list of files: validation and the sample grid logged to TensorBoard."""
 
-    def __init__(self, files: Sequence[Path], image_size: int) -> None:
-        self.files, self.image_size = [], image_size
+    def __init__(self, files: Sequence[Path], image_size: int, short_side: int | None = None) -> None:
+        self.files, self.image_size, self.short_side = [], image_size, short_side
         for path in files:
             try:
                 load_rgb(path)
@@ -122,4 +131,4 @@ class FixedImages(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return resize_crop(load_rgb(self.files[index]), self.image_size, generator=None)
+        return resize_crop(load_rgb(self.files[index]), self.image_size, None, self.short_side)

@@ -74,3 +74,20 @@ def test_fixed_images_drop_unreadable_files(photo_folder: Path) -> None:
 def test_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="image folder not found"):
         list_images(tmp_path / "nothing")
+
+
+def test_crops_from_larger_short_side_keep_the_crop_size(photo_folder: Path) -> None:
+    files = list_images(photo_folder)
+    whole = PhotoStream(files, 16, seed=2)
+    part = PhotoStream(files, 16, seed=2, short_side=48)
+    a, b = whole[0], part[0]
+    assert a.shape == b.shape == (3, 16, 16)
+    assert not torch.equal(a, b)
+
+    # A crop of the 48-px image is smoother per pixel than the whole image squeezed into 16 px.
+    def roughness(x: torch.Tensor) -> float:
+        return float((x[..., 1:] - x[..., :-1]).abs().mean())
+
+    smooth = sum(roughness(part[p]) for p in range(8))
+    rough = sum(roughness(whole[p]) for p in range(8))
+    assert smooth < rough
