@@ -129,7 +129,7 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Stylise a batch (N, 3, H, W) of RGB in [0, 1]; returns the same shape in [0, 1]."""
-        if not torch.compiler.is_compiling():
+        if not (torch.compiler.is_compiling() or torch.jit.is_tracing()):  # a check, not part of the graph
             check_pixel_range(x)
         height, width = x.shape[-2:]
         pad_h = max(self.min_size, height + (-height) % self.stride) - height
