@@ -27,14 +27,23 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality")
     p.add_argument("--strength", type=float, default=1.0, help="blend with the content, 0..1")
     p.add_argument("--preserve-color", action="store_true", help="transfer luminance only")
-    p.add_argument(
-        "--content-scale", type=float, default=1.0, help="resize before the net (<1: bigger strokes)"
-    )
+    p.add_argument("--content-scale", type=float, default=1.0, help="resize before the net (<1: bigger strokes)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
     p.add_argument(
-        "--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile recurring shapes"
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        default="auto",
+        help="auto: bf16 on CUDA and on CPUs with AVX512-BF16/AMX (> 40 dB PSNR vs fp32), else fp32",
     )
+    p.add_argument(
+        "--compile",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="auto: torch.compile a size bucket once --compile-after images of it were seen; "
+        "off: plain net at each image's own size",
+    )
+    p.add_argument("--compile-after", type=int, default=8, help="images of one bucket before compiling")
+    p.add_argument("--bucket", type=int, default=128, help="pad sizes to multiples of this (0: never)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--workers", type=int, default=2, help="decode/encode threads")
@@ -48,7 +57,8 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     return StylizeOptions(
         inputs=a.inputs, out_dir=a.out, checkpoints=a.checkpoint, format=a.format, quality=a.quality,
         strength=a.strength, preserve_color=a.preserve_color, content_scale=a.content_scale, device=a.device,
-        precision=a.precision, compile=a.compile, channels_last=a.channels_last, batch_size=a.batch_size,
+        precision=a.precision, compile=a.compile, compile_after=a.compile_after, bucket=a.bucket,
+        channels_last=a.channels_last, batch_size=a.batch_size,
         workers=a.workers, max_pixels=a.max_pixels, tile_size=a.tile_size, overlap=a.overlap,
         output_head=a.output_head, overwrite=a.overwrite, progress=a.progress,
     )  # fmt: skip

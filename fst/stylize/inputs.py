@@ -45,9 +45,7 @@ def collect_inputs(spec: str | Path, exclude: Path | None = None) -> tuple[Path,
         files = [f.resolve() for f in files]
     elif spec_path.is_file() or any(ch in str(spec) for ch in "*?["):
         # A single file (bad files included: they get their one-line error later) or a glob.
-        files = (
-            [spec_path] if spec_path.is_file() else [Path(p) for p in glob.glob(str(spec), recursive=True)]
-        )
+        files = [spec_path] if spec_path.is_file() else [Path(p) for p in glob.glob(str(spec), recursive=True)]
         files = [f for f in files if f.is_file()]
         root = Path(os.path.commonpath([f.parent.resolve() for f in files])) if files else Path(".")
         files = [f.resolve() for f in files]
