@@ -7,13 +7,21 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from fst.config import register_resolvers
+from fst.checkpoint import CheckpointError
+from fst.config import register_resolvers, user_errors
+from fst.io.images import ImageReadError
+from fst.losses.vgg import VGGWeightsError
 
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
+    with user_errors(VGGWeightsError, ImageReadError, CheckpointError, FileNotFoundError):
+        fit(cfg)
+
+
+def fit(cfg: DictConfig) -> None:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data, _convert_="all")
     module = instantiate(

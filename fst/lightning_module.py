@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from torchvision.utils import make_grid
 
-from fst.io.images import load_tensor
+from fst.io.images import load_rgb, load_tensor
 from fst.losses.perceptual import PerceptualLoss
 from fst.models.transformer import TransformerNet
 
@@ -52,6 +52,7 @@ class StyleTransferModule(L.LightningModule):
         self.style_name = style_name or Path(style_image).stem
         self.log_images_every_n_steps = log_images_every_n_steps
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        load_rgb(style_image)  # fail now, in one line, rather than after the data loaders start
         self.style_sha256 = file_sha256(style_image)
 
     def state_dict(self, *args, **kwargs):

@@ -143,3 +143,22 @@ def test_bf16_mixed_precision_trains_on_cpu(setup: tuple[Path, Path, Path, Path]
     assert all(t.dtype == torch.float32 and torch.isfinite(t).all() for t in weights.values())
     _, metadata = load_net(runs / "tiny" / "bf16" / "checkpoints" / "tiny.safetensors")
     assert metadata["precision"] == "bf16-mixed" and metadata["steps"] == 3
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("paths.vgg_weights=/missing/vgg.safetensors", "VGG weights file not found: /missing/vgg.safetensors"),
+        ("paths.train_dir=/missing/photos", "image folder not found: /missing/photos"),
+        ("style_image=/missing/style.jpg", "/missing/style.jpg: no such file"),
+    ],
+)
+def test_bad_inputs_are_one_line_and_exit_2(setup: tuple[Path, Path, Path, Path], override: str, message: str) -> None:
+    runs, photos, style, vgg = setup
+    result = subprocess.run(
+        train_command(runs, photos, style, vgg, override), env=environment("bad"), capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {message}"] or (len(errors) == 1 and message in errors[0])
+    assert "Traceback" not in result.stderr
