@@ -111,3 +111,23 @@ def rank_and_world_size(env: os._Environ[str] | dict[str, str] = os.environ) -> 
                 raise ValueError(f"{rank_key}={rank} is outside 0..{world - 1}")
             return rank, world
     return 0, 1
+
+
+def remove_stale_parts(jobs: list[Job]) -> int:
+    """Delete temp files (`.<name>.<random>.part`, see `fst.io.atomic`) left beside these jobs' targets.
+
+    A SIGKILLed job cannot clean up its temp file; the rerun does, for its own targets only (each
+    cluster worker owns a disjoint set). Returns how many were removed.
+    """
+    names_by_folder: dict[Path, set[str]] = {}
+    for job in jobs:
+        names_by_folder.setdefault(job.target.parent, set()).add(job.target.name)
+    removed = 0
+    for folder, names in names_by_folder.items():
+        if not folder.is_dir():
+            continue
+        for temp in folder.glob(".*.part"):
+            if temp.name[1:].rsplit(".", 2)[0] in names:  # strip the leading dot, random part, ".part"
+                temp.unlink(missing_ok=True)
+                removed += 1
+    return removed

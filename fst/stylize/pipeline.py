@@ -250,6 +250,7 @@ def run(options: StylizeOptions) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     jobs = inputs.shard(jobs, rank, world_size)
+    inputs.remove_stale_parts(jobs)  # what a killed run was writing; its target is redone below
     summary = Summary()
     todo = [job for job in jobs if options.overwrite or not job.target.exists()]
     summary.skipped = len(jobs) - len(todo)
