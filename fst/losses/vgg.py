@@ -114,7 +114,12 @@ class VGGFeatures(nn.Module):
         if weights != "random":
             state = _load_state_dict(weights, arch)
             state = {k.removeprefix("features."): v.float() for k, v in state.items()}
-            missing, unexpected = self.features.load_state_dict(state, strict=False)
+            try:
+                missing, unexpected = self.features.load_state_dict(state, strict=False)
+            except RuntimeError as error:  # shape mismatch: another architecture's file
+                raise VGGWeightsError(
+                    f"{weights}: not {arch} weights ({str(error).splitlines()[-1].strip()})"
+                ) from None
             if missing or unexpected:
                 raise VGGWeightsError(
                     f"{weights}: not {arch} weights in torchvision layout "
