@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     p.add_argument("--compile-after", type=int, default=8, help="images of one bucket before compiling")
     p.add_argument("--bucket", type=int, default=128, help="pad sizes to multiples of this (0: never)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=0, help="same-size images per batch; 0: 1 on CPU, 4 on CUDA")
     p.add_argument("--workers", type=int, default=2, help="decode/encode threads")
     p.add_argument("--max-pixels", type=int, default=6_000_000, help="tile images with more pixels")
     p.add_argument("--tile-size", type=int, default=1024)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
 
+from fst.stylize.buckets import masked_forward, valid_mask
 from fst.stylize.loading import load_stylizer
 
 
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=[1024, 1024], help="height width")
     parser.add_argument("--other-size", type=int, nargs=2, default=[896, 1152], help="second size, dynamic")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", default=["static", "static, inductor freezing", "dynamic"])
     args = parser.parse_args()
     net, _ = load_stylizer(args.checkpoint)
     net.eval()
@@ -48,18 +51,29 @@ def main() -> None:
         return call
 
     net_fp32 = load_stylizer(args.checkpoint)[0].eval()
-    run(net_fp32, x, False)()  # warm-up (oneDNN primitive caches)
-    print(f"eager fp32:              {seconds_per_call(run(net_fp32, x, False), args.repeats):.3f} s/img")
-    run(net_cl, x_cl, True)()
-    print(f"eager bf16 CL:           {seconds_per_call(run(net_cl, x_cl, True), args.repeats):.3f} s/img")
-    for dynamic in (False, True):
+    if "eager" in args.modes:
+        run(net_fp32, x, False)()  # warm-up (oneDNN primitive caches)
+        print(f"eager fp32: {seconds_per_call(run(net_fp32, x, False), args.repeats):.3f} s/img", flush=True)
+        run(net_cl, x_cl, True)()
+        print(f"eager bf16 CL: {seconds_per_call(run(net_cl, x_cl, True), args.repeats):.3f} s/img", flush=True)
+    mask = valid_mask(*args.size, tuple(args.size))
+    modes = {
+        "static": (net_cl, False, False),
+        "static, inductor freezing": (net_cl, False, True),
+        "masked norm (buckets), freezing": (partial(masked_forward, net_cl, mask=mask), False, True),
+        "dynamic": (net_cl, True, False),
+    }
+    for label, (model, dynamic, freezing) in modes.items():
+        if label not in args.modes:
+            continue
         torch._dynamo.reset()
-        compiled = torch.compile(net_cl, dynamic=dynamic)
+        torch._inductor.config.freezing = freezing
+        compiled = torch.compile(model, dynamic=dynamic)
         start = time.perf_counter()
         run(compiled, x_cl, True)()
         first = time.perf_counter() - start
         rate = seconds_per_call(run(compiled, x_cl, True), args.repeats)
-        print(f"compile dynamic={dynamic}: {rate:.3f} s/img, first call (compile) {first:.1f} s")
+        print(f"compile {label}: {rate:.3f} s/img, first call (compile) {first:.1f} s", flush=True)
         if dynamic:
             other = torch.rand(1, 3, *args.other_size).contiguous(memory_format=torch.channels_last)
             start = time.perf_counter()
