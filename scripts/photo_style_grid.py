@@ -1,10 +1,10 @@
 """Luan et al. pairs with semantic masks, photorealism off vs on, side by side in one PNG.
 
     python scripts/photo_style_grid.py [--pairs 1 21 30] [--image-size 256] [--iterations 150]
-        [--photorealism-weight 1e7] [--output outputs/photo_style_grid.png]
+        [--photorealism-weights 0 1e7 1e8] [--output outputs/photo_style_grid.png]
 
-Columns: content | style | semantic only | semantic + Matting Laplacian. Every result and its
-losses JSON is also written next to the grid (`<output stem>/in<N>_{off,on}.png`).
+Columns: content | style | one result per photorealism weight (0: semantic masks only). Every
+result and its losses JSON is also written next to the grid (`<output stem>/in<N>_pr<weight>.png`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, nargs="+", default=[1, 21, 30])
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=150)
-    parser.add_argument("--photorealism-weight", type=float, default=1e7)
+    parser.add_argument("--photorealism-weights", type=float, nargs="+", default=[0.0, 1e7, 1e8])
     parser.add_argument("--vgg-weights", default=str(ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors"))
     parser.add_argument("--output", default="outputs/photo_style_grid.png")
     args = parser.parse_args()
@@ -46,7 +46,8 @@ def main() -> None:
     for pair in args.pairs:
         content, style = root / "input" / f"in{pair}.jpg", root / "style" / f"tar{pair}.jpg"
         row = [load_image(content, args.image_size), load_image(style, args.image_size)]
-        for name, weight in (("off", 0.0), ("on", args.photorealism_weight)):
+        for weight in args.photorealism_weights:
+            name = f"pr{weight:g}"
             # Same layers and weights as conf/loss/gatys_vgg19.yaml.
             vgg = VGGFeatures("vgg19", args.vgg_weights, "caffe")
             loss = PerceptualLoss(vgg, ["relu4_2"], [f"relu{i}_1" for i in range(1, 6)], 5.0, 100.0)
@@ -63,7 +64,7 @@ def main() -> None:
         rows.append(row)
     # Cells share one size: each image letterboxed, uncropped, into an image_size square.
     cells = [[letterbox(tensor_to_pil(t[0]), args.image_size) for t in row] for row in rows]
-    labels = ["content", "style", "semantic only", f"+ photorealism {args.photorealism_weight:g}"]
+    labels = ["content", "style"] + [f"photorealism {w:g}" if w else "masks only" for w in args.photorealism_weights]
     save_image_atomic(label_grid(cells, [f"pair {p}" for p in args.pairs], labels), args.output)
     print(f"wrote {args.output}")
 
