@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from fst.checkpoint import CheckpointError
 from fst.io.images import (
     DecodedImage,
     ImageReadError,
-    pil_to_tensor,
     read_image,
     save_image_atomic,
-    tensor_to_pil,
 )
 from fst.stylize import buckets, controls, inputs, norm_stats, tiling
 from fst.stylize.loading import load_stylizer
@@ -147,23 +147,34 @@ class Stylizer:
     def _memory_format(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.contiguous(memory_format=torch.channels_last) if self.options.channels_last else batch
 
+    @torch.inference_mode()  # results are modified in place below
     def __call__(self, content: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) CPU content in [0, 1] -> (N, 3, H, W) CPU stylized, same size."""
+        """(N, 3, H, W) uint8 CPU content -> (N, 3, H, W) uint8 CPU stylized, same size.
+
+        uint8 at both ends: a 6000x4000 image is 72 MB so, 288 MB as float; the float copy is
+        made only where needed (the net's input, tile by tile when tiled, and the controls).
+        """
         height, width = content.shape[-2:]
         size = controls.scaled_size(height, width, self.options.content_scale)
-        scaled = controls.resize(content, size)
+        scaled = content if size == (height, width) else controls.resize(to_float(content), size)
         if size[0] * size[1] > self.options.max_pixels:
-            stylized = torch.stack([self._tiled(image) for image in scaled])
+            stylized = _stack([self._tiled(image) for image in scaled])
         else:
             try:
-                stylized = self._forward(scaled.to(self.device)).cpu()
+                stylized = self._forward(to_float(scaled.to(self.device))).cpu()
             except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
                 if not _is_out_of_memory(error):
                     raise
                 _free_memory(self.device)
-                stylized = torch.stack([self._tiled(image) for image in scaled])  # fall back to tiles
+                stylized = _stack([self._tiled(image) for image in scaled])  # fall back to tiles
+        del scaled
         stylized = controls.resize(stylized, (height, width))
-        return controls.apply_controls(content, stylized, self.options.strength, self.options.preserve_color)
+        if self.options.strength != 1.0 or self.options.preserve_color:  # neutral controls: no float copy
+            stylized = controls.apply_controls(
+                to_float(content), stylized, self.options.strength, self.options.preserve_color
+            )
+        # In place, as `fst.io.images.tensor_to_pil` rounds: clamp, x255, round.
+        return stylized.clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
 
     def _tiled(self, image: torch.Tensor) -> torch.Tensor:
         tile_size = self.options.tile_size
@@ -194,8 +205,24 @@ def _decode(job: inputs.Job) -> tuple[inputs.Job, DecodedImage | None, str | Non
         return job, None, str(error)
 
 
-def _encode(job: inputs.Job, stylized: torch.Tensor, alpha: object, quality: int) -> None:
-    save_image_atomic(tensor_to_pil(stylized), job.target, quality=quality, alpha=alpha)  # type: ignore[arg-type]
+def to_float(image: torch.Tensor) -> torch.Tensor:
+    """uint8 -> float32 in [0, 1], exactly as `fst.io.images.pil_to_tensor` converts; floats pass."""
+    return image.float().div_(255.0) if image.dtype == torch.uint8 else image
+
+
+def _stack(images: list[torch.Tensor]) -> torch.Tensor:
+    return images[0][None] if len(images) == 1 else torch.stack(images)  # one image: no copy
+
+
+def _to_uint8_tensor(image: Image.Image) -> torch.Tensor:
+    """8-bit RGB PIL image -> (3, H, W) uint8 tensor (a view of one array copy)."""
+    return torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
+
+
+def _encode(job: inputs.Job, stylized: torch.Tensor, alpha: Image.Image | None, quality: int) -> None:
+    """(3, H, W) uint8 -> file, atomically."""
+    image = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
+    save_image_atomic(image, job.target, quality=quality, alpha=alpha)
 
 
 def _batches(
@@ -295,9 +322,10 @@ def run(options: StylizeOptions) -> int:
             style_jobs = [job for job in todo if job.style == name]
             decoded = _prefetch(decoders, _decode, style_jobs, depth)
             for batch in _batches(decoded, batch_size, decode_failed):
-                content = torch.stack([pil_to_tensor(image.rgb) for _, image in batch])
+                content = _stack([_to_uint8_tensor(image.rgb) for _, image in batch])
                 try:
                     stylized = stylizer(content)
+                    del content  # a 6000x4000 image: do not hold it while encoding
                 except Exception as error:  # one bad batch must not end a 10,000-image job
                     for job, _ in batch:
                         fail(f"{job.source}: stylizing failed ({str(error).splitlines()[0][:200]})")

@@ -89,7 +89,8 @@ def stylize_tiled(
 
     Args:
         net: a TransformerNet from `norm_stats.with_global_stats` (on its device).
-        image: the whole image, (3, H, W) float in [0, 1]; may stay on the CPU.
+        image: the whole image, (3, H, W) float in [0, 1] or uint8 (converted tile by tile, so a
+            huge image is never held as float); may stay on the CPU.
         tile_size: tile side in pixels (rounded up to a multiple of 4).
         overlap: pixels shared by neighbouring tiles; cover the net's receptive field (~50 px).
         stats_fraction: share of tiles the statistics are pooled over (1.0: exact whole-image).
@@ -126,9 +127,9 @@ def stylize_tiled(
 
     def run_stages(chosen: list[int], upto: int) -> torch.Tensor:
         if frontier == 0:
-            batch = torch.stack(
-                [padded[:, t : t + tile_h, lf : lf + tile_w] for t, lf, _ in map(tiles.__getitem__, chosen)]
-            )
+            crops = [padded[:, t : t + tile_h, lf : lf + tile_w] for t, lf, _ in map(tiles.__getitem__, chosen)]
+            batch = torch.stack(crops)
+            batch = batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
         else:
             batch = torch.stack([cache[i] for i in chosen])
         norm_stats.set_tiles(net, cores=[tiles[i][2] for i in chosen], tile_height=tile_h)
