@@ -39,3 +39,18 @@ def test_tiled_matches_untiled(tiny_net: TransformerNet, height: int, width: int
     tiled = stylize_tiled(with_global_stats(tiny_net), image, tile_size=64, overlap=48, batch_size=2)
     assert tiled.shape == image.shape
     assert psnr(tiled, whole) > 40.0
+
+
+def test_cache_on_disk_gives_the_same_result(tiny_net: TransformerNet) -> None:
+    image = torch.rand(3, 80, 100)
+    net = with_global_stats(tiny_net)
+    in_ram = stylize_tiled(net, image, tile_size=48, overlap=16)
+    on_disk = stylize_tiled(net, image, tile_size=48, overlap=16, cache_ram_bytes=0)
+    torch.testing.assert_close(on_disk, in_ram, rtol=0, atol=0)
+
+
+def test_uint8_image_equals_float_image(tiny_net: TransformerNet) -> None:
+    image = torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8)
+    net = with_global_stats(tiny_net)
+    from_uint8 = stylize_tiled(net, image, tile_size=48, overlap=16)
+    torch.testing.assert_close(from_uint8, stylize_tiled(net, image.float() / 255, tile_size=48, overlap=16))
