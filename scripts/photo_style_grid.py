@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--photorealism-weights", type=float, nargs="+", default=[0.0, 1e7, 1e8])
     parser.add_argument("--vgg-weights", default=str(ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors"))
     parser.add_argument("--output", default="outputs/photo_style_grid.png")
+    parser.add_argument("--reuse", action="store_true", help="load results already written instead of rerunning")
     args = parser.parse_args()
 
     root, out_dir = ASSETS / "photo_style", Path(args.output).with_suffix("")
@@ -48,6 +49,10 @@ def main() -> None:
         row = [load_image(content, args.image_size), load_image(style, args.image_size)]
         for weight in args.photorealism_weights:
             name = f"pr{weight:g}"
+            done = out_dir / f"in{pair}_{name}.png"
+            if args.reuse and done.is_file():
+                row.append(load_image(done, None))
+                continue
             # Same layers and weights as conf/loss/gatys_vgg19.yaml.
             vgg = VGGFeatures("vgg19", args.vgg_weights, "caffe")
             loss = PerceptualLoss(vgg, ["relu4_2"], [f"relu{i}_1" for i in range(1, 6)], 5.0, 100.0)
