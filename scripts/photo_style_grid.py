@@ -1,7 +1,7 @@
 """Luan et al. pairs with semantic masks, photorealism off vs on, side by side in one PNG.
 
     python scripts/photo_style_grid.py [--pairs 1 21 30] [--image-size 256] [--iterations 150]
-        [--photorealism-weights 0 1e7 1e8] [--output outputs/photo_style_grid.png]
+        [--photorealism-weights 0 1e8] [--output outputs/photo_style_grid.png]
 
 Columns: content | style | one result per photorealism weight (0: semantic masks only). Every
 result and its losses JSON is also written next to the grid (`<output stem>/in<N>_pr<weight>.png`).
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, nargs="+", default=[1, 21, 30])
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=150)
-    parser.add_argument("--photorealism-weights", type=float, nargs="+", default=[0.0, 1e7, 1e8])
+    parser.add_argument("--photorealism-weights", type=float, nargs="+", default=[0.0, 1e8])
     parser.add_argument("--vgg-weights", default=str(ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors"))
     parser.add_argument("--output", default="outputs/photo_style_grid.png")
     parser.add_argument("--reuse", action="store_true", help="load results already written instead of rerunning")
