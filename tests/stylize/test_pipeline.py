@@ -130,3 +130,18 @@ def test_demo_defaults_on_real_images(tmp_path: Path, tiny_checkpoint: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert len(list(tmp_path.glob("*.jpg"))) == 4 and str(tmp_path) in result.stderr
+
+
+@pytest.mark.slow
+def test_compiled_buckets_keep_exact_sizes(
+    tmp_path: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # Three sizes, one 64 px bucket: one compiled graph serves all of them (masked statistics).
+    for index, (width, height) in enumerate([(50, 40), (60, 33), (64, 64)]):
+        noise_image(width, height, seed=index).save(tmp_path / f"in{index}.png")
+    out = tmp_path / "out"
+    assert run(options(tmp_path, out, tiny_checkpoint, compile="on", bucket=64, batch_size=1)) == 0
+    assert "1 compiled shapes" in capsys.readouterr().err
+    for index, size in enumerate([(50, 40), (60, 33), (64, 64)]):
+        with Image.open(out / f"in{index}.png") as image:
+            assert image.size == size
