@@ -1,0 +1,39 @@
+"""Everything one stylize run is told: filled by `stylize.py`, read by the pipeline and the stylizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+
+
+@dataclass
+class StylizeOptions:
+    """Everything one run needs; `stylize.py` fills it from the command line."""
+
+    inputs: str
+    out_dir: Path
+    checkpoints: list[Path]
+    format: str | None = None  # None keeps each input's format; "jpg", "png" or "webp" forces one
+    quality: int = 92
+    device: str = "auto"
+    precision: Precision = "auto"  # bf16 on CUDA and on CPUs with bf16 instructions, else fp32
+    channels_last: bool = True
+    compile: Literal["auto", "on", "off"] = "auto"
+    # auto: compile a bucket once this many megapixels of it were seen. A cold compile costs
+    # ~10 s on this 2-core CPU and saves ~0.8 s per megapixel (benchmarks/stylize_mixed_sizes.py).
+    compile_after_mpx: float = 16.0
+    bucket: int = 128  # pad to multiples of this (masked norm stats) unless compile is "off"; 0: never
+    batch_size: int = 0  # 0: 1 on CPU (batching measured slower at 512 and 1024 px), 4 on CUDA
+    workers: int = 2
+    overwrite: bool = False
+    strength: float = 1.0
+    preserve_color: bool = False
+    content_scale: float = 1.0
+    max_pixels: int = 6_000_000  # larger images are tiled (about 2 GiB of activations on CPU)
+    tile_size: int = 1024
+    overlap: int = 128
+    output_head: str = "clamp"
+    progress: bool = True
