@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from torchvision.utils import make_grid
 from fst.io.images import load_rgb, load_tensor
 from fst.losses.perceptual import PerceptualLoss
 from fst.models.transformer import TransformerNet
+
+log = logging.getLogger(__name__)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -52,6 +55,7 @@ class StyleTransferModule(L.LightningModule):
         self.style_name = style_name or Path(style_image).stem
         self.log_images_every_n_steps = log_images_every_n_steps
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.skipped_steps = 0
         load_rgb(style_image)  # fail now, in one line, rather than after the data loaders start
         self.style_sha256 = file_sha256(style_image)
 
@@ -91,6 +95,19 @@ class StyleTransferModule(L.LightningModule):
         if self.global_step % self.log_images_every_n_steps == 0:
             self._log_grid("train/images", batch, stylized)
         return terms["total"]
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # One non-finite gradient would turn every weight into NaN through Adam and end the run
+        # (seen once on CPU in bf16). Drop that step's gradient instead, and say so.
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
+            self.skipped_steps += 1
+            for grad in grads:
+                grad.zero_()
+            log.warning(
+                "non-finite gradient at step %d: step skipped (%d so far)", self.global_step, self.skipped_steps
+            )
+        self.log("train/skipped_steps", float(self.skipped_steps))
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         stylized = self.net(batch)

@@ -35,3 +35,18 @@ def test_style_name_and_hash_default_from_the_file(tmp_path: Path) -> None:
     module = make_module(tmp_path)
     assert module.style_name == "style"
     assert len(module.style_sha256) == 64
+
+
+def test_non_finite_gradient_is_dropped_not_applied(tmp_path: Path) -> None:
+    module = make_module(tmp_path)
+    module.log = lambda *args, **kwargs: None  # no trainer attached
+    optimizer = torch.optim.Adam(module.net.parameters(), lr=1e-3)
+    before = {k: v.clone() for k, v in module.net.state_dict().items()}
+    for parameter in module.net.parameters():
+        parameter.grad = torch.full_like(parameter, float("nan"))
+    module.on_before_optimizer_step(optimizer)
+    optimizer.step()
+    assert module.skipped_steps == 1
+    after = module.net.state_dict()
+    assert all(torch.isfinite(v).all() for v in after.values())
+    assert all(torch.equal(before[k], after[k]) for k in before)
