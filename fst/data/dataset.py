@@ -64,11 +64,15 @@ class PhotoStream(Dataset):
     """Endless, deterministic stream of training crops, indexed by sample position.
 
     Unreadable files (truncated, empty, not images) are skipped: the sample falls through to
-    the next file of the permutation, with one warning per file and a running count.
+    the next file of the permutation, with one warning per file and a running count. So do flat
+    crops (see `min_std`), which would blow up the instance-norm gradients.
     """
+
+    min_std = 0.02  # crops whose every channel varies less than this ([0, 1] pixels) are skipped
 
     def __init__(self, files: Sequence[Path], image_size: int, seed: int = 0, short_side: int | None = None) -> None:
         self.files = list(files)
+        self.flat_crops = 0
         self.image_size = image_size
         self.short_side = short_side
         self.seed = seed
@@ -95,11 +99,18 @@ class PhotoStream(Dataset):
             if path in self.skipped:
                 continue
             try:
-                return resize_crop(load_rgb(path), self.image_size, generator, self.short_side)
+                crop = resize_crop(load_rgb(path), self.image_size, generator, self.short_side)
             except ImageReadError as error:
                 self.skipped.add(path)
                 log.warning("skipping unreadable training image (%d so far): %s", len(self.skipped), error)
-        raise RuntimeError(f"none of the {len(self.files)} training images could be read")
+                continue
+            # A flat crop (white background, sky) has zero variance: every instance norm then
+            # multiplies the gradient by 1/sqrt(eps) ~ 316, and through the net's 15 norms that
+            # overflowed to inf (seen at step 1976 on a white product photo). Take the next file.
+            if float(crop.std(dim=(1, 2)).max()) >= self.min_std:
+                return crop
+            self.flat_crops += 1
+        raise RuntimeError(f"none of the {len(self.files)} training images gives a usable (readable, non-flat) crop")
 
 
 class StreamSampler(Sampler[int]):

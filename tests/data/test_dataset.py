@@ -91,3 +91,13 @@ def test_crops_from_larger_short_side_keep_the_crop_size(photo_folder: Path) -> 
     smooth = sum(roughness(part[p]) for p in range(8))
     rough = sum(roughness(whole[p]) for p in range(8))
     assert smooth < rough
+
+
+def test_flat_crops_are_never_trained_on(photo_folder: Path) -> None:
+    # A constant crop made every instance norm multiply the gradient by 1/sqrt(eps): inf at step 1976.
+    Image.new("RGB", (64, 48), "white").save(photo_folder / "white.jpg")
+    Image.new("RGB", (64, 48), (30, 90, 200)).save(photo_folder / "blue.png")
+    stream = PhotoStream(list_images(photo_folder), image_size=16, seed=3)
+    samples = [stream[p] for p in range(3 * len(stream))]
+    assert min(float(s.std(dim=(1, 2)).max()) for s in samples) >= PhotoStream.min_std
+    assert stream.flat_crops >= 6  # both flat files, once per epoch, fell through to the next file
