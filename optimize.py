@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hydra
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from fst.config import register_resolvers
+from fst.config import register_resolvers, user_errors
 from fst.io.images import ImageReadError
 from fst.losses.vgg import VGGWeightsError
 from fst.optimize.masks import MaskError
@@ -17,13 +16,10 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="optimize")
 def main(cfg: DictConfig) -> None:
-    run = instantiate(cfg.run, _convert_="all")
-    try:
+    # A bad file or setting is one line on stderr and exit status 2, not a traceback.
+    with user_errors(ImageReadError, MaskError, VGGWeightsError, FileNotFoundError):
+        run = instantiate(cfg.run, _convert_="all")
         run(loss=instantiate(cfg.loss, _convert_="all"), optimizer=instantiate(cfg.pixel_optimizer, _convert_="all"))
-    except (ImageReadError, MaskError, VGGWeightsError, InstantiationException) as error:
-        # One line naming the bad file or setting, not a traceback (Hydra wraps constructor errors).
-        cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
-        raise SystemExit(f"optimize.py: {str(cause).splitlines()[0]}") from None
 
 
 if __name__ == "__main__":
