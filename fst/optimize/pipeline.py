@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from fst.device import resolve_device
 from fst.io.images import load_rgb, pil_to_tensor, save_image_atomic, tensor_to_pil
 from fst.losses.perceptual import PerceptualLoss
 from fst.optimize import color
@@ -22,10 +23,6 @@ from fst.optimize.masks import load_region_masks
 from fst.optimize.matting import PhotorealismLoss
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str) -> torch.device:
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu"))
 
 
 def load_image(path: str | Path, long_side: int | None) -> torch.Tensor:

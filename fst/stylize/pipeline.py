@@ -21,6 +21,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from fst.checkpoint import CheckpointError
+from fst.device import resolve_device
 from fst.io.images import (
     DecodedImage,
     ImageReadError,
@@ -30,7 +31,7 @@ from fst.io.images import (
 from fst.stylize import inputs
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
-from fst.stylize.stylizer import Stylizer, resolve_device, resolve_precision, stack_images
+from fst.stylize.stylizer import Stylizer, resolve_precision, stack_images
 
 __all__ = ["StylizeOptions", "resolve_precision", "run"]
 
