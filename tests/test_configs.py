@@ -46,11 +46,22 @@ def test_defaults_are_the_papers(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_presets_compose(experiment: str, tmp_path: Path) -> None:
+def test_experiment_presets_take_effect(experiment: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The preset must set what it names: style, painting, run directory and exported file name
+    # (train.yaml once listed `_self_` last, so every preset trained starry_night).
+    monkeypatch.setenv("FST_RUN_ID", "preset-test")
     cfg = compose_train([f"experiment={experiment}"], tmp_path)
-    assert Path(cfg.style_image).name.endswith(".jpg")
-    assert cfg.style in cfg.style_image
+    assert cfg.style == experiment
+    assert Path(cfg.style_image).name == f"{experiment}.jpg"
+    assert cfg.module.style_image == cfg.style_image
+    assert cfg.module.style_name == experiment  # names <style>.safetensors (fst/callbacks.py)
+    assert Path(cfg.hydra.run.dir).parts[-2:] == (experiment, "preset-test")
     instantiate(cfg.model, _convert_="all")
+
+
+def test_schedule_overrides_the_train_defaults(tmp_path: Path) -> None:
+    cfg = compose_train(["schedule=cpu", "experiment=udnie"], tmp_path)
+    assert (cfg.style, cfg.data.image_size, cfg.module.log_images_every_n_steps) == ("udnie", 128, 250)
 
 
 @pytest.mark.parametrize("loss", LOSSES)

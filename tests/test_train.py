@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -116,6 +117,23 @@ def test_run_writes_tensorboard_scalars_images_and_export(setup: tuple[Path, Pat
     assert {"train/images", "val/images"} <= set(events.Tags()["images"])
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "tiny.safetensors").stat().st_size < 8 * 2**20
+
+
+def test_experiment_preset_trains_and_exports_its_own_style(
+    setup: tuple[Path, Path, Path, Path], assets: Path
+) -> None:
+    # `experiment=udnie` must train udnie.jpg into runs/udnie/ and export udnie.safetensors
+    # (train.yaml once ended its defaults with `_self_`, which trained starry_night instead).
+    runs, photos, style, vgg = setup
+    command = [arg for arg in train_command(runs, photos, style, vgg) if not arg.startswith(("style=", "style_image="))]
+    command += ["experiment=udnie", f"paths.styles={assets / 'styles'}", "trainer.max_steps=2"]
+    subprocess.run(command, env=environment("preset"), check=True, capture_output=True)
+    export = runs / "udnie" / "preset" / "checkpoints" / "udnie.safetensors"
+    assert [p.name for p in runs.iterdir()] == ["udnie"]
+    _, metadata = load_net(export)
+    assert metadata["style"]["name"] == "udnie" and metadata["style"]["file"] == "udnie.jpg"
+    assert metadata["style"]["sha256"] == hashlib.sha256((assets / "styles" / "udnie.jpg").read_bytes()).hexdigest()
+    assert metadata["steps"] == 2
 
 
 def test_ddp_sim_trains_with_two_processes_into_one_run_directory(setup: tuple[Path, Path, Path, Path]) -> None:

@@ -39,6 +39,19 @@ def test_config_instantiates(loss: str, optimizer: str, preset: str | None) -> N
     assert callable(instantiate(cfg.run, _convert_="all"))
 
 
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        ("photorealistic", {"photorealism_weight": 1e8, "init": "content", "image_size": 512}),
+        ("gatys2015", {"init": "noise", "iterations": 1000}),
+    ],
+)
+def test_presets_take_effect(preset: str, expected: dict) -> None:
+    # optimize.yaml once listed `_self_` last, so its `run` values silently undid every preset.
+    run = compose_optimize([f"preset={preset}"]).run
+    assert {key: run[key] for key in expected} == expected
+
+
 @pytest.mark.slow
 def test_end_to_end_on_real_assets(assets: Path, vgg_file: Path, tmp_path: Path) -> None:
     cfg = compose_optimize(["preset=photorealistic", "run.image_size=64", "run.iterations=5", "run.progress=false"])
