@@ -119,9 +119,7 @@ def test_run_writes_tensorboard_scalars_images_and_export(setup: tuple[Path, Pat
     assert (run_dir / "checkpoints" / "tiny.safetensors").stat().st_size < 8 * 2**20
 
 
-def test_experiment_preset_trains_and_exports_its_own_style(
-    setup: tuple[Path, Path, Path, Path], assets: Path
-) -> None:
+def test_experiment_preset_trains_and_exports_its_own_style(setup: tuple[Path, Path, Path, Path], assets: Path) -> None:
     # `experiment=udnie` must train udnie.jpg into runs/udnie/ and export udnie.safetensors
     # (train.yaml once ended its defaults with `_self_`, which trained starry_night instead).
     runs, photos, style, vgg = setup
