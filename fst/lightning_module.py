@@ -98,12 +98,16 @@ class StyleTransferModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # One non-finite gradient would turn every weight into NaN through Adam and end the run
-        # (seen once on CPU in bf16). Drop that step's gradient instead, and say so.
-        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
-        if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
+        # (seen once on CPU in bf16). Skip that step instead, and say so. The gradients become
+        # None, not zero: torch optimizers pass over a parameter without a gradient entirely,
+        # while a zero gradient still lets Adam move it from its moments and advance its step.
+        # (This hook runs inside optimizer.step's closure, so the step cannot be cancelled.)
+        parameters = [p for p in self.net.parameters() if p.grad is not None]
+        norms = torch._foreach_norm([p.grad for p in parameters]) if parameters else []
+        if parameters and not torch.isfinite(torch.stack(norms)).all():
             self.skipped_steps += 1
-            for grad in grads:
-                grad.zero_()
+            for parameter in parameters:
+                parameter.grad = None
             log.warning(
                 "non-finite gradient at step %d: step skipped (%d so far)", self.global_step, self.skipped_steps
             )

@@ -1,3 +1,4 @@
+import copy
 from functools import partial
 from pathlib import Path
 
@@ -37,16 +38,40 @@ def test_style_name_and_hash_default_from_the_file(tmp_path: Path) -> None:
     assert len(module.style_sha256) == 64
 
 
-def test_non_finite_gradient_is_dropped_not_applied(tmp_path: Path) -> None:
+def adam_step(module: StyleTransferModule, optimizer: torch.optim.Optimizer, grad_fill: float | None) -> None:
+    """One optimizer step in Lightning's order: the closure computes gradients, then the hook runs."""
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = sum(p.square().sum() for p in module.net.parameters())
+        loss.backward()
+        if grad_fill is not None:
+            for parameter in module.net.parameters():
+                parameter.grad.fill_(grad_fill)
+        module.on_before_optimizer_step(optimizer)
+        return loss
+
+    optimizer.step(closure)
+
+
+def test_skipped_step_leaves_weights_and_optimizer_state_unchanged(tmp_path: Path) -> None:
     module = make_module(tmp_path)
     module.log = lambda *args, **kwargs: None  # no trainer attached
     optimizer = torch.optim.Adam(module.net.parameters(), lr=1e-3)
-    before = {k: v.clone() for k, v in module.net.state_dict().items()}
-    for parameter in module.net.parameters():
-        parameter.grad = torch.full_like(parameter, float("nan"))
-    module.on_before_optimizer_step(optimizer)
-    optimizer.step()
+    adam_step(module, optimizer, None)  # a real step first, so Adam has moments and a step count
+    weights = {k: v.clone() for k, v in module.net.state_dict().items()}
+    state = copy.deepcopy(optimizer.state_dict())
+
+    adam_step(module, optimizer, float("nan"))
+
     assert module.skipped_steps == 1
-    after = module.net.state_dict()
-    assert all(torch.isfinite(v).all() for v in after.values())
-    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.equal(weights[k], v) for k, v in module.net.state_dict().items())
+    after = optimizer.state_dict()
+    assert after["state"].keys() == state["state"].keys()
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            assert torch.equal(after["state"][index][key], value), (index, key)
+
+    adam_step(module, optimizer, None)  # and training goes on from there
+    assert module.skipped_steps == 1
+    assert not all(torch.equal(weights[k], v) for k, v in module.net.state_dict().items())
