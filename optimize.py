@@ -10,6 +10,7 @@ from fst.config import register_resolvers, user_errors
 from fst.io.images import ImageReadError
 from fst.losses.vgg import VGGWeightsError
 from fst.optimize.masks import MaskError
+from fst.optimize.pipeline import run
 
 register_resolvers()
 
@@ -18,8 +19,8 @@ register_resolvers()
 def main(cfg: DictConfig) -> None:
     # A bad file or setting is one line on stderr and exit status 2, not a traceback.
     with user_errors(ImageReadError, MaskError, VGGWeightsError, FileNotFoundError):
-        run = instantiate(cfg.run, _convert_="all")
-        run(loss=instantiate(cfg.loss, _convert_="all"), optimizer=instantiate(cfg.pixel_optimizer, _convert_="all"))
+        job = instantiate(cfg.run, _convert_="all")
+        run(job, instantiate(cfg.loss, _convert_="all"), instantiate(cfg.pixel_optimizer, _convert_="all"))
 
 
 if __name__ == "__main__":

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "conf"
 
 
 def run_id() -> str:
@@ -44,6 +45,21 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
     if not OmegaConf.has_resolver("run_dir"):
         OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True)
+
+
+def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """`conf/<name>.yaml` composed with `overrides`, outside a `@hydra.main` run.
+
+    For tools and tests that need the project's settings (asset paths, the VGG file, the Gatys loss,
+    L-BFGS) without repeating them. `${hydra:...}` values (run directories) do not resolve here.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
 
 
 @contextmanager

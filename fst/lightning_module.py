@@ -13,6 +13,7 @@ from torchvision.utils import make_grid
 
 from fst.io.images import load_rgb, load_tensor
 from fst.losses.perceptual import PerceptualLoss
+from fst.losses.targets import StyleTarget
 from fst.models.transformer import TransformerNet
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class StyleTransferModule(L.LightningModule):
         self.log_images_every_n_steps = log_images_every_n_steps
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.skipped_steps = 0
+        self.style_target: StyleTarget | None = None  # Gram targets, built on the training device
         load_rgb(style_image)  # fail now, in one line, rather than after the data loaders start
         self.style_sha256 = file_sha256(style_image)
 
@@ -70,18 +72,19 @@ class StyleTransferModule(L.LightningModule):
             {k.removeprefix("net."): v for k, v in state_dict.items()}, strict=strict, assign=assign
         )
 
-    def _set_style_targets(self) -> None:
+    def _ensure_style_target(self) -> None:
         # Here rather than in __init__: only now is the module on its final device.
-        if not self.loss.style_targets:
-            self.loss.set_style(load_tensor(self.style_image).unsqueeze(0).to(self.device))
+        if self.style_target is None:
+            style = load_tensor(self.style_image).unsqueeze(0).to(self.device)
+            self.style_target = self.loss.style_target(style)
 
     def on_fit_start(self) -> None:
         self.net.to(memory_format=self.memory_format)
         self.loss.to(memory_format=self.memory_format)
-        self._set_style_targets()
+        self._ensure_style_target()
 
     def on_validation_start(self) -> None:
-        self._set_style_targets()
+        self._ensure_style_target()
 
     def forward(self, content: torch.Tensor) -> torch.Tensor:
         return self.net(content)
@@ -89,7 +92,7 @@ class StyleTransferModule(L.LightningModule):
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         batch = batch.contiguous(memory_format=self.memory_format)
         stylized = self.net(batch)
-        terms = self.loss(stylized, batch)
+        terms = self.loss(stylized, batch, self.style_target)
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False)
         self.log("loss", terms["total"].detach(), prog_bar=True, logger=False)
         if self.global_step % self.log_images_every_n_steps == 0:
@@ -115,7 +118,7 @@ class StyleTransferModule(L.LightningModule):
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         stylized = self.net(batch)
-        terms = self.loss(stylized, batch)
+        terms = self.loss(stylized, batch, self.style_target)
         self.log_dict({f"val/{k}": v for k, v in terms.items()}, sync_dist=True, batch_size=len(batch))
         if batch_idx == 0:
             self._log_grid("val/images", batch, stylized)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ASSETS = Path(os.environ.get("FST_ASSETS", REPO_ROOT.parent / "shared" / "assets"))
-VGG_FILE = ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors"
+from fst.config import compose_config
+
+# Where the project's configs say the assets and the VGG file are (conf/paths/default.yaml).
+_PATHS = compose_config("train").paths
+ASSETS = Path(_PATHS.assets)
+VGG_FILE = Path(_PATHS.vgg_weights)
 
 
 def random_photo(width: int, height: int, seed: int = 0) -> Image.Image:

@@ -68,8 +68,8 @@ def test_schedule_overrides_the_train_defaults(tmp_path: Path) -> None:
 def test_loss_presets_instantiate(loss: str, tmp_path: Path) -> None:
     cfg = compose_train([f"loss={loss}", "loss.vgg.weights=random"], tmp_path)
     module = instantiate(cfg.loss, _convert_="all")
-    module.set_style(torch.rand(1, 3, 32, 32))
-    terms = module(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+    style = module.style_target(torch.rand(1, 3, 32, 32))
+    terms = module(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), style)
     assert set(terms) == {"content", "style", "tv", "total"}
 
 

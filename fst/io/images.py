@@ -15,6 +15,7 @@ import torch
 from PIL import Image, ImageOps
 
 from fst.io.atomic import atomic_path
+from fst.resize import resize_long_side
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -100,14 +101,9 @@ def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), mode="RGB")
 
 
-def load_tensor(path: str | Path, max_side: int | None = None) -> torch.Tensor:
-    """Decode a file to a (3, H, W) tensor in [0, 1], optionally downscaled so max(H, W) <= max_side."""
-    image = load_rgb(path)
-    if max_side is not None and max(image.size) > max_side:
-        scale = max_side / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    return pil_to_tensor(image)
+def load_tensor(path: str | Path, long_side: int | None = None) -> torch.Tensor:
+    """Decode a file to a (3, H, W) tensor in [0, 1], its long side resized (up or down) to `long_side`."""
+    return resize_long_side(pil_to_tensor(load_rgb(path))[None], long_side)[0]
 
 
 def save_image_atomic(

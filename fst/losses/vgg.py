@@ -109,6 +109,7 @@ class VGGFeatures(nn.Module):
             raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
         self.arch = arch
         self.input_convention = input_convention
+        self.pooling = pooling
         self.names = layer_names(arch)
         self.features = _build_features(arch, pooling)
         if weights != "random":

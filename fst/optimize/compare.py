@@ -12,41 +12,24 @@ exactly the loss it was trained on.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import os
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 
 from fst.checkpoint import load_net
-from fst.config import REPO_ROOT
+from fst.config import compose_config
+from fst.io.images import load_tensor
 from fst.losses.perceptual import PerceptualLoss
-from fst.losses.vgg import VGGFeatures
-from fst.optimize.gatys import OptimizerFactory, optimize_pixels
-from fst.optimize.pipeline import load_image
-
-ASSETS = Path(os.environ.get("FST_ASSETS", REPO_ROOT.parent / "shared" / "assets"))
-
-
-def loss_from_metadata(metadata: dict, vgg_weights: str) -> PerceptualLoss:
-    """The training loss recorded in a checkpoint (`fst.losses.perceptual.PerceptualLoss.config`)."""
-    spec = metadata["loss"]
-    vgg = VGGFeatures(spec["arch"], vgg_weights, spec["input_convention"])
-    return PerceptualLoss(
-        vgg,
-        spec["content_layers"],
-        spec["style_layers"],
-        spec["content_weight"],
-        spec["style_weight"],
-        spec["tv_weight"],
-        spec["style_size"],
-    )
+from fst.losses.targets import StyleTarget
+from fst.optimize.gatys import Objective, OptimizerFactory, optimize_pixels
 
 
 def iterations_to_match(
     net: torch.nn.Module,
     loss: PerceptualLoss,
+    style: StyleTarget,
     photo: torch.Tensor,
     optimizer: OptimizerFactory,
     max_iterations: int = 300,
@@ -57,10 +40,10 @@ def iterations_to_match(
         network_loss, content_init_loss (iteration 0), iterations (None if not reached within
         max_iterations), optimised_loss (the last one computed).
     """
-    loss.set_content(photo)
+    goal = Objective(loss, loss.content_target(photo), style)
     with torch.no_grad():
-        network_loss = float(loss(net(photo))["total"])
-    _, history = optimize_pixels(loss, photo, optimizer, max_iterations, progress=False, stop_below=network_loss)
+        network_loss = float(goal(net(photo))["total"])
+    _, history = optimize_pixels(goal, photo, optimizer, max_iterations, progress=False, stop_below=network_loss)
     reached = next((i for i, terms in enumerate(history) if terms["total"] <= network_loss), None)
     return {
         "network_loss": network_loss,
@@ -71,29 +54,25 @@ def iterations_to_match(
 
 
 def main(argv: list[str] | None = None) -> None:
+    settings = compose_config("optimize", ["pixel_optimizer=lbfgs"])  # paths and L-BFGS, as optimize.py
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="an exported .safetensors file (fst.checkpoint.export)")
     parser.add_argument("photos", nargs="+", help="held-out photos (not in the training folder)")
-    parser.add_argument("--style", help="style image (default: the checkpoint's, from shared/assets/styles)")
-    parser.add_argument(
-        "--vgg-weights",
-        default=os.environ.get("FST_VGG_WEIGHTS", str(ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors")),
-    )
+    parser.add_argument("--style", help="style image (default: the checkpoint's, from the assets' styles/)")
+    parser.add_argument("--vgg-weights", default=settings.paths.vgg_weights)
     parser.add_argument("--image-size", type=int, default=256, help="long side of each photo")
     parser.add_argument("--max-iterations", type=int, default=300)
     args = parser.parse_args(argv)
 
     net, metadata = load_net(args.checkpoint)
-    loss = loss_from_metadata(metadata, args.vgg_weights)
-    style_path = args.style or ASSETS / "styles" / metadata["style"]["file"]
-    loss.set_style(load_image(style_path, None))
-    lbfgs = functools.partial(torch.optim.LBFGS, lr=1.0, max_iter=1, history_size=100)
+    loss = PerceptualLoss.from_config(metadata["loss"], args.vgg_weights)
+    style_path = args.style or Path(settings.paths.styles) / metadata["style"]["file"]
+    style = loss.style_target(load_tensor(style_path)[None])
+    lbfgs = instantiate(settings.pixel_optimizer, _convert_="all")
     rows = []
     for photo in args.photos:
-        row = {
-            "photo": Path(photo).name,
-            **iterations_to_match(net, loss, load_image(photo, args.image_size), lbfgs, args.max_iterations),
-        }
+        image = load_tensor(photo, args.image_size)[None]
+        row = {"photo": Path(photo).name, **iterations_to_match(net, loss, style, image, lbfgs, args.max_iterations)}
         print(json.dumps(row), flush=True)
         rows.append(row)
     reached = [r["iterations"] for r in rows if r["iterations"] is not None]

@@ -1,19 +1,21 @@
 """The Gatys et al. loop: optimise the pixels of one image against the training's `PerceptualLoss`.
 
-Nothing here knows about files: the caller supplies tensors (1, 3, H, W, RGB in [0, 1]) with the
-loss's targets already set, and gets back the image and the loss terms of every iteration.
+Nothing here knows about files: the caller supplies tensors (1, 3, H, W, RGB in [0, 1]) and an
+`Objective` (the loss with its targets), and gets back the image and the loss terms of every iteration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from fst.losses.perceptual import PerceptualLoss
+from fst.losses.perceptual import ContentTarget, PerceptualLoss
+from fst.losses.targets import StyleTarget
 
 Init = Literal["content", "noise", "mix"]
 OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
@@ -32,27 +34,37 @@ def initial_image(
     return noise if init == "noise" else noise_ratio * noise + (1.0 - noise_ratio) * content
 
 
-def loss_terms(
-    loss: PerceptualLoss, image: torch.Tensor, extra: Mapping[str, nn.Module], autocast: bool = False
-) -> dict[str, torch.Tensor]:
-    """The perceptual terms of `image` plus each weighted extra term (e.g. photorealism), and their total."""
-    with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=autocast):
-        # Only VGG runs in bf16; gram_matrix and the MSEs compute in fp32 whatever autocast says.
-        terms = dict(loss(image))
-    for name, term in extra.items():
-        terms[name] = term(image)
-        terms["total"] = terms["total"] + terms[name]
-    return terms
+@dataclass(frozen=True)
+class Objective:
+    """What the pixels are optimised against: the perceptual loss with its targets, plus extra terms.
+
+    Args:
+        extra: name -> module returning an already weighted scalar for the image (e.g. photorealism).
+        autocast: run VGG in bf16 (Gram matrices and MSEs stay fp32 whatever autocast says).
+    """
+
+    loss: PerceptualLoss
+    content: ContentTarget
+    style: StyleTarget
+    extra: Mapping[str, nn.Module] = field(default_factory=dict)
+    autocast: bool = False
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The weighted terms of `image` by name, and their "total"."""
+        with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            terms = dict(self.loss(image, self.content, self.style))
+        for name, term in self.extra.items():
+            terms[name] = term(image)
+            terms["total"] = terms["total"] + terms[name]
+        return terms
 
 
 def optimize_pixels(
-    loss: PerceptualLoss,
+    objective: Callable[[torch.Tensor], dict[str, torch.Tensor]],
     init: torch.Tensor,
     optimizer: OptimizerFactory,
     iterations: int,
-    extra_terms: Mapping[str, nn.Module] | None = None,
     on_iteration: Callable[[int, torch.Tensor], None] | None = None,
-    autocast: bool = False,
     progress: bool = True,
     stop_below: float | None = None,
 ) -> tuple[torch.Tensor, list[dict[str, float]]]:
@@ -70,7 +82,6 @@ def optimize_pixels(
         history[i] holds the terms (floats) evaluated at the image before step i, so history[0]
         is the loss of `init` and history[-1] the loss of the returned image.
     """
-    extra = dict(extra_terms or {})
     image = init.detach().clone().requires_grad_(True)
     opt = optimizer([image])
     history: list[dict[str, float]] = []
@@ -80,7 +91,7 @@ def optimize_pixels(
 
         def closure(record: dict[str, float] = record) -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            terms = loss_terms(loss, image, extra, autocast)
+            terms = objective(image)
             terms["total"].backward()
             if not record:  # L-BFGS may evaluate more than once; keep the first (pre-step) values
                 record.update({k: float(v.detach()) for k, v in terms.items()})
@@ -97,5 +108,5 @@ def optimize_pixels(
         if stop_below is not None and record["total"] <= stop_below:
             break  # history[iteration] (the image after `iteration` steps) reached the target
     with torch.no_grad():
-        history.append({k: float(v) for k, v in loss_terms(loss, image, extra, autocast).items()})
+        history.append({k: float(v) for k, v in objective(image).items()})
     return image.detach(), history

@@ -1,123 +1,141 @@
-"""One Gatys/Luan job from files to files: read, set targets, optimise, write result and losses.
+"""One Gatys/Luan job from files to files: read, build the objective, optimise, write.
 
-`optimize.py` calls `run` with the values of `conf/optimize.yaml`; everything about images and
-tensors between reading and writing lives here, not in the entry point.
+`optimize.py` instantiates an `OptimizeJob` from `conf/optimize.yaml`'s `run` and calls `run`;
+everything about images and tensors between reading and writing lives here, one step a function.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from fst import color
 from fst.device import resolve_device
-from fst.io.images import load_rgb, pil_to_tensor, save_image_atomic, tensor_to_pil
+from fst.io.images import load_tensor, save_image_atomic, tensor_to_pil
 from fst.losses.perceptual import PerceptualLoss
-from fst.optimize import color
-from fst.optimize.gatys import Init, OptimizerFactory, initial_image, optimize_pixels
+from fst.losses.targets import StyleTarget
+from fst.optimize.gatys import Init, Objective, OptimizerFactory, initial_image, optimize_pixels
 from fst.optimize.masks import load_region_masks
 from fst.optimize.matting import PhotorealismLoss
 
 log = logging.getLogger(__name__)
 
 
-def load_image(path: str | Path, long_side: int | None) -> torch.Tensor:
-    """A (1, 3, H, W) image with its long side resized (up or down) to `long_side`, aspect kept."""
-    tensor = pil_to_tensor(load_rgb(path))[None]
-    if long_side is None or max(tensor.shape[-2:]) == long_side:
-        return tensor
-    scale = long_side / max(tensor.shape[-2:])
-    size = [max(1, round(s * scale)) for s in tensor.shape[-2:]]
-    return F.interpolate(tensor, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
-
-
-def run(
-    loss: PerceptualLoss,
-    optimizer: OptimizerFactory,
-    content: str,
-    styles: Sequence[str],
-    output: str,
-    style_blend: Sequence[float] | None = None,
-    image_size: int | None = 512,
-    style_scale: float = 1.0,
-    iterations: int = 500,
-    init: Init = "content",
-    init_noise_ratio: float = 0.5,
-    save_every: int = 0,
-    preserve_color: bool = False,
-    content_segmentation: str | None = None,
-    style_segmentations: Sequence[str] | None = None,
-    photorealism_weight: float = 0.0,
-    seed: int = 0,
-    device: str = "auto",
-    autocast: bool = False,
-    progress: bool = True,
-) -> tuple[torch.Tensor, list[dict[str, float]]]:
-    """Stylise `content` with `styles` and write `output`, `<stem>_iterNNNN.png` and `<stem>_losses.json`.
+@dataclass
+class OptimizeJob:
+    """One optimisation job, as `conf/optimize.yaml`'s `run` describes it.
 
     Args:
+        styles: style image paths; `style_blend` gives one weight each (None: equal).
         image_size: long side of the output in pixels (any aspect ratio); None keeps the content's.
         style_scale: style long side = style_scale x output long side (bigger: larger brush strokes).
+        init_noise_ratio: the noise share of `init: mix`.
         save_every: write the current image every this many iterations (0: only the result).
         preserve_color: luminance-only transfer, then the content's colours (Gatys et al. 2016).
         content_segmentation, style_segmentations: colour-coded masks (one per style) for
             semantic style transfer; both or neither.
         photorealism_weight: weight of the Matting Laplacian term (Luan et al.); 0 disables it.
+        autocast: bf16 VGG (Gram matrices and losses stay fp32).
     """
-    torch.manual_seed(seed)
-    target = resolve_device(device)
-    if (content_segmentation is None) != (style_segmentations is None):
-        raise ValueError("give content_segmentation and style_segmentations together, or neither")
-    content_image = load_image(content, image_size)
-    long_side = max(content_image.shape[-2:])
-    # The style is scaled relative to the output so `style_scale` means the same at every size.
-    style_images = [load_image(path, round(style_scale * long_side)) for path in styles]
-    loss.style_size = None  # sizes are set here; the training loss's style_size would override them
-    loss = loss.to(target)
 
-    masks = None
-    if style_segmentations is not None:
-        if len(style_segmentations) != len(style_images):
-            raise ValueError(f"{len(style_images)} styles but {len(style_segmentations)} style segmentations")
-        regions = [
-            load_region_masks(content_segmentation, path, content_image.shape[-2:], style.shape[-2:])
-            for path, style in zip(style_segmentations, style_images, strict=True)
-        ]
-        if len({tuple(r.colors) for r in regions}) != 1:
-            raise ValueError("content regions differ between styles")  # same content mask, cannot happen
-        loss.set_content_masks(regions[0].content.to(target))
-        masks = [r.style.to(target) for r in regions]
+    content: str
+    styles: list[str]
+    output: str
+    style_blend: list[float] | None = None
+    image_size: int | None = 512
+    style_scale: float = 1.0
+    iterations: int = 500
+    init: Init = "content"
+    init_noise_ratio: float = 0.5
+    save_every: int = 0
+    preserve_color: bool = False
+    content_segmentation: str | None = None
+    style_segmentations: list[str] | None = None
+    photorealism_weight: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    autocast: bool = False
+    progress: bool = True
 
-    content_for_loss, style_for_loss = content_image, style_images
-    if preserve_color:
-        content_for_loss = color.luminance(content_image)
-        style_for_loss = [color.match_luminance(style, content_image) for style in style_images]
-    content_for_loss = content_for_loss.to(target)
-    loss.set_style([s.to(target) for s in style_for_loss], style_blend, masks=masks)
-    loss.set_content(content_for_loss)
+    def __post_init__(self) -> None:
+        if (self.content_segmentation is None) != (self.style_segmentations is None):
+            raise ValueError("give content_segmentation and style_segmentations together, or neither")
+        if self.style_segmentations is not None and len(self.style_segmentations) != len(self.styles):
+            raise ValueError(f"{len(self.styles)} styles but {len(self.style_segmentations)} style segmentations")
 
+
+def load_images(job: OptimizeJob) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The content (1, 3, H, W) at `image_size`, and each style scaled relative to it."""
+    content = load_tensor(job.content, job.image_size)[None]
+    # Relative to the output, so `style_scale` means the same at every size.
+    style_side = round(job.style_scale * max(content.shape[-2:]))
+    return content, [load_tensor(path, style_side)[None] for path in job.styles]
+
+
+def style_target(
+    job: OptimizeJob, loss: PerceptualLoss, content: torch.Tensor, styles: list[torch.Tensor], device: torch.device
+) -> StyleTarget:
+    """Plain or blended Gram targets, or per-region ones when segmentations are given."""
+    styles = [style.to(device) for style in styles]
+    if job.style_segmentations is None:
+        return loss.style_target(styles, job.style_blend)
+    regions = [
+        load_region_masks(job.content_segmentation, path, content.shape[-2:], style.shape[-2:])
+        for path, style in zip(job.style_segmentations, styles, strict=True)
+    ]
+    style_masks = [r.style.to(device) for r in regions]
+    return loss.region_style_target(styles, style_masks, regions[0].content.to(device), job.style_blend)
+
+
+def objective(
+    job: OptimizeJob, loss: PerceptualLoss, content: torch.Tensor, styles: list[torch.Tensor], device: torch.device
+) -> tuple[Objective, torch.Tensor]:
+    """The objective for `job`, and the image (on `device`) that the content term holds on to.
+
+    With `preserve_color` the transfer runs on luminance only (the colours come back when the
+    result is written), so that image is the content's grey copy.
+    """
+    content_for_loss = content
+    if job.preserve_color:
+        content_for_loss = color.grey(content)
+        styles = [color.match_luminance(style, content) for style in styles]
+    content_for_loss = content_for_loss.to(device)
     extra = {}
-    if photorealism_weight > 0:
-        extra["photorealism"] = PhotorealismLoss(content_for_loss, photorealism_weight)
+    if job.photorealism_weight > 0:
+        extra["photorealism"] = PhotorealismLoss(content_for_loss, job.photorealism_weight)
+    target = style_target(job, loss, content, styles, device)
+    return Objective(loss, loss.content_target(content_for_loss), target, extra, job.autocast), content_for_loss
 
-    out_path = Path(output)
-    finish = (lambda img: color.recombine(img.cpu(), content_image)) if preserve_color else (lambda img: img.cpu())
+
+def run(job: OptimizeJob, loss: PerceptualLoss, optimizer: OptimizerFactory) -> tuple[torch.Tensor, list[dict]]:
+    """Optimise `job` and write `output`, `<stem>_iterNNNN.png` and `<stem>_losses.json`.
+
+    Returns:
+        the result (1, 3, H, W) on the CPU and the loss terms before each iteration and at the end.
+    """
+    torch.manual_seed(job.seed)
+    device = resolve_device(job.device)
+    loss = loss.to(device)
+    content, styles = load_images(job)
+    goal, content_for_loss = objective(job, loss, content, styles, device)
+    out_path = Path(job.output)
+
+    def finish(image: torch.Tensor) -> torch.Tensor:
+        image = image.cpu()
+        return color.preserve_color(content, image) if job.preserve_color else image
 
     def save_intermediate(iteration: int, image: torch.Tensor) -> None:
-        if save_every and iteration % save_every == 0 and iteration < iterations:
+        if job.save_every and iteration % job.save_every == 0 and iteration < job.iterations:
             save_image_atomic(
-                tensor_to_pil(finish(image)[0]),
-                out_path.with_name(f"{out_path.stem}_iter{iteration:04d}.png"),
+                tensor_to_pil(finish(image)[0]), out_path.with_name(f"{out_path.stem}_iter{iteration:04d}.png")
             )
 
-    start = initial_image(content_for_loss, init, init_noise_ratio, seed)
-    result, history = optimize_pixels(
-        loss, start, optimizer, iterations, extra, save_intermediate, autocast=autocast, progress=progress
-    )
+    start = initial_image(content_for_loss, job.init, job.init_noise_ratio, job.seed)
+    result, history = optimize_pixels(goal, start, optimizer, job.iterations, save_intermediate, progress=job.progress)
     result = finish(result)
     save_image_atomic(tensor_to_pil(result[0]), out_path)
     out_path.with_name(f"{out_path.stem}_losses.json").write_text(json.dumps(history))
@@ -126,6 +144,6 @@ def run(
         out_path,
         history[0]["total"],
         history[-1]["total"],
-        iterations,
+        job.iterations,
     )
     return result, history

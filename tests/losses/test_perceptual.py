@@ -1,33 +1,10 @@
 import pytest
 import torch
 
-from fst.losses.perceptual import PerceptualLoss, gram_matrix, total_variation
+from fst.losses.perceptual import PerceptualLoss
+from fst.losses.terms import gram_matrix, total_variation
 from fst.losses.vgg import VGGFeatures
-
-
-def test_gram_matrix_by_hand() -> None:
-    # Two channels over 2x2 positions: a = [1, 2, 3, 4], b = [0, 1, 0, 1].
-    features = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])
-    expected = torch.tensor([[[30.0, 6.0], [6.0, 2.0]]]) / (2 * 2 * 2)
-    assert torch.allclose(gram_matrix(features), expected)
-
-
-def test_gram_matrix_is_float32_under_bf16_autocast() -> None:
-    features = torch.rand(2, 4, 8, 8)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        gram = gram_matrix(features.bfloat16())
-    assert gram.dtype == torch.float32
-
-
-def test_masked_gram_with_full_mask_equals_plain_gram() -> None:
-    features = torch.rand(2, 4, 6, 5)
-    assert torch.allclose(gram_matrix(features, torch.ones(1, 1, 6, 5)), gram_matrix(features), atol=1e-6)
-
-
-def test_total_variation_by_hand() -> None:
-    image = torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]])  # one vertical edge
-    # vertical neighbours: 0 difference; horizontal: two differences of 1 over 2 pairs.
-    assert torch.isclose(total_variation(image), torch.tensor(1.0))
+from fst.resize import resize
 
 
 @pytest.fixture
@@ -44,8 +21,7 @@ def test_vgg_truncated_after_deepest_used_layer(tiny_loss: PerceptualLoss) -> No
 
 def test_loss_terms_match_hand_computation(tiny_loss: PerceptualLoss) -> None:
     style, content, output = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
-    tiny_loss.set_style(style)
-    terms = tiny_loss(output, content)
+    terms = tiny_loss(output, content, tiny_loss.style_target(style))
 
     vgg = tiny_loss.vgg
     out_f, content_f, style_f = (vgg(x, ["relu1_2", "relu2_2"]) for x in (output, content, style))
@@ -61,20 +37,51 @@ def test_loss_terms_match_hand_computation(tiny_loss: PerceptualLoss) -> None:
     assert torch.allclose(terms["total"], expected_content + expected_style + expected_tv, rtol=1e-5)
 
 
+def test_fixed_content_target_equals_passing_the_content(tiny_loss: PerceptualLoss) -> None:
+    content, output = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    style = tiny_loss.style_target(torch.rand(1, 3, 32, 32))
+    fixed = tiny_loss(output, tiny_loss.content_target(content), style)
+    assert torch.equal(fixed["total"], tiny_loss(output, content, style)["total"])
+
+
 def test_identical_images_have_zero_content_and_style_loss(tiny_loss: PerceptualLoss) -> None:
     image = torch.rand(1, 3, 32, 32)
-    tiny_loss.set_style(image)
-    terms = tiny_loss(image, image)
+    terms = tiny_loss(image, image, tiny_loss.style_target(image))
     assert float(terms["content"]) == 0.0
     assert float(terms["style"]) < 1e-6
 
 
 def test_blended_styles_average_their_grams(tiny_loss: PerceptualLoss) -> None:
     a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
-    tiny_loss.set_style([a, b], blend=[3.0, 1.0])
-    blended = tiny_loss.style_targets["relu1_2"]
-    tiny_loss.set_style(a)
-    ga = tiny_loss.style_targets["relu1_2"]
-    tiny_loss.set_style(b)
-    gb = tiny_loss.style_targets["relu1_2"]
+    blended = tiny_loss.style_target([a, b], blend=[3.0, 1.0]).grams["relu1_2"]
+    ga, gb = (tiny_loss.style_target(x).grams["relu1_2"] for x in (a, b))
     assert torch.allclose(blended, 0.75 * ga + 0.25 * gb, atol=1e-6)
+
+
+def test_style_images_are_resized_to_style_size() -> None:
+    vgg = VGGFeatures("vgg16", weights="random", input_convention="caffe")
+    loss = PerceptualLoss(vgg, ["relu1_2"], ["relu1_2"], style_size=16)
+    big = torch.rand(1, 3, 64, 48)
+    small = resize(big, (16, 12))
+    unsized = PerceptualLoss(vgg, ["relu1_2"], ["relu1_2"])
+    torch.testing.assert_close(loss.style_target(big).grams["relu1_2"], unsized.style_target(small).grams["relu1_2"])
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_config_rebuilds_the_same_loss(pooling: str, tmp_path) -> None:
+    # The exported metadata must rebuild the loss exactly: pooling was once missing, so an
+    # avg-pooled net would have been judged by a max-pooling loss.
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe", pooling=pooling)
+    weights = tmp_path / "vgg.safetensors"
+    save_file({f"features.{k}": v.contiguous() for k, v in vgg.features.state_dict().items()}, str(weights))
+    loss = PerceptualLoss(vgg, ["relu3_1"], {"relu2_1": 1.0, "relu3_1": 0.5}, 2.0, 3.0, 4.0, style_size=24)
+    rebuilt = PerceptualLoss.from_config(loss.config(), str(weights))
+    assert rebuilt.config() == loss.config() and rebuilt.config()["pooling"] == pooling
+    content, output = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    style = torch.rand(1, 3, 40, 40)
+    torch.testing.assert_close(
+        rebuilt(output, content, rebuilt.style_target(style)), loss(output, content, loss.style_target(style))
+    )

@@ -71,7 +71,7 @@ def test_real_caffe_weights_give_sparse_positive_activations(vgg_file: Path, ass
     from fst.io.images import load_tensor
 
     vgg = VGGFeatures("vgg19", weights=str(vgg_file), input_convention="caffe", last_layer="relu5_1")
-    photo = load_tensor(assets / "content" / "chicago_1.jpg", max_side=256).unsqueeze(0)
+    photo = load_tensor(assets / "content" / "chicago_1.jpg", long_side=256).unsqueeze(0)
     with torch.no_grad():
         features = vgg(photo, ["relu1_1", "relu5_1"])
     # Sanity figures from the asset's README: ~0.5 of relu1_1 units positive, far fewer at relu5_1.

@@ -1,54 +1,58 @@
-import functools
-
 import torch
+from hydra.utils import instantiate
 
+from fst.config import compose_config
 from fst.losses.perceptual import PerceptualLoss
 from fst.losses.vgg import VGGFeatures
 from fst.models.transformer import TransformerNet
 from fst.optimize.compare import iterations_to_match
-from fst.optimize.sweep import CONTENT_LAYER, gatys_weights
+from fst.optimize.sweep import SETTINGS, gatys_weights
 
-LBFGS = functools.partial(torch.optim.LBFGS, lr=1.0, max_iter=1, history_size=20)
+LBFGS = instantiate(compose_config("optimize", ["pixel_optimizer=lbfgs"]).pixel_optimizer)
 
 
 def test_gatys_weights_reproduce_the_papers_sums() -> None:
     torch.manual_seed(0)
-    layers = ["relu1_1", "relu2_1"]
+    content_layer, layers = "relu4_2", ["relu1_1", "relu2_1"]
     vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
-    loss = PerceptualLoss(vgg, [CONTENT_LAYER], layers)
     # Same size for all three: the paper's A_l is an unnormalised sum over the style's positions.
     content, style, image = (torch.rand(1, 3, 48, 40) for _ in range(3))
-    loss.set_style(style)
-    loss.set_content(content)
-    f_img, f_content, f_style = (loss.vgg(x, loss.layers) for x in (image, content, style))
+    f_img, f_content, f_style = (vgg(x, [content_layer, *layers]) for x in (image, content, style))
     channels = {k: v.shape[1] for k, v in f_img.items()}
-    positions = f_img[CONTENT_LAYER].shape[-1] * f_img[CONTENT_LAYER].shape[-2]
+    positions = f_img[content_layer].shape[-1] * f_img[content_layer].shape[-2]
     ratio = 1e-3
-    loss.content_weight, loss.style_layers = gatys_weights(ratio, layers, channels, positions)
+    content_weight, style_layers = gatys_weights(ratio, content_layer, layers, channels, positions)
+    loss = PerceptualLoss(vgg, [content_layer], style_layers, content_weight, 1.0)
 
     # The paper's definitions, written out with unnormalised sums.
     def raw_gram(f: torch.Tensor) -> torch.Tensor:
         flat = f[0].reshape(f.shape[1], -1)
         return flat @ flat.t()
 
-    content_sum = 0.5 * ((f_img[CONTENT_LAYER] - f_content[CONTENT_LAYER]) ** 2).sum()
+    content_sum = 0.5 * ((f_img[content_layer] - f_content[content_layer]) ** 2).sum()
     style_sum = sum(
         ((raw_gram(f_img[n]) - raw_gram(f_style[n])) ** 2).sum() / (4 * channels[n] ** 2 * h_w**2) / len(layers)
         for n in layers
         for h_w in [f_img[n].shape[-1] * f_img[n].shape[-2]]
     )
-    terms = loss(image)
+    terms = loss(image, loss.content_target(content), loss.style_target(style))
     assert torch.isclose(terms["content"], ratio * content_sum, rtol=1e-4)
     assert torch.isclose(terms["style"], style_sum, rtol=1e-4)
+
+
+def test_sweep_settings_are_the_papers() -> None:
+    settings = compose_config("optimize", SETTINGS)
+    assert settings.loss.vgg.pooling == "avg" and list(settings.loss.content_layers) == ["relu4_2"]
+    assert list(settings.loss.style_layers) == [f"relu{i}_1" for i in range(1, 6)]
 
 
 def test_network_comparison_counts_iterations() -> None:
     torch.manual_seed(0)
     vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
     loss = PerceptualLoss(vgg, ["relu2_1"], ["relu1_1", "relu2_1"], 1.0, 1e3)
-    loss.set_style(torch.rand(1, 3, 32, 32))
+    style = loss.style_target(torch.rand(1, 3, 32, 32))
     net = TransformerNet(channels=[8, 16, 32], num_residual_blocks=1).eval()
-    result = iterations_to_match(net, loss, torch.rand(1, 3, 32, 32), LBFGS, max_iterations=30)
+    result = iterations_to_match(net, loss, style, torch.rand(1, 3, 32, 32), LBFGS, max_iterations=30)
     assert result["network_loss"] > 0
     if result["iterations"] is not None:
         assert result["optimised_loss"] <= result["content_init_loss"]

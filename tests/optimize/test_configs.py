@@ -12,6 +12,7 @@ from omegaconf import DictConfig, open_dict
 
 from fst.config import REPO_ROOT, register_resolvers
 from fst.losses.perceptual import PerceptualLoss
+from fst.optimize.pipeline import OptimizeJob, run
 
 register_resolvers()
 
@@ -36,7 +37,7 @@ def test_config_instantiates(loss: str, optimizer: str, preset: str | None) -> N
     assert isinstance(built, PerceptualLoss)
     opt = instantiate(cfg.pixel_optimizer, _convert_="all")([torch.zeros(1, requires_grad=True)])
     assert isinstance(opt, torch.optim.Optimizer)
-    assert callable(instantiate(cfg.run, _convert_="all"))
+    assert isinstance(instantiate(cfg.run, _convert_="all"), OptimizeJob)
 
 
 @pytest.mark.parametrize(
@@ -57,15 +58,16 @@ def test_end_to_end_on_real_assets(assets: Path, vgg_file: Path, tmp_path: Path)
     cfg = compose_optimize(["preset=photorealistic", "run.image_size=64", "run.iterations=5", "run.progress=false"])
     seg = assets / "photo_style" / "segmentation"
     photo = assets / "photo_style"
-    run = instantiate(cfg.run, _convert_="all")
-    result, history = run(
-        loss=instantiate(cfg.loss, _convert_="all"),
-        optimizer=instantiate(cfg.pixel_optimizer, _convert_="all"),
+    job = instantiate(
+        cfg.run,
         content=str(photo / "input" / "in1.jpg"),
         styles=[str(photo / "style" / "tar1.jpg")],
         content_segmentation=str(seg / "in1.png"),
         style_segmentations=[str(seg / "tar1.png")],
         output=str(tmp_path / "result.png"),
+        _convert_="all",
     )
+    loss, optimizer = instantiate(cfg.loss, _convert_="all"), instantiate(cfg.pixel_optimizer, _convert_="all")
+    result, history = run(job, loss, optimizer)
     assert result.shape[-1] == 64 and (tmp_path / "result.png").is_file()
     assert history[-1]["total"] < history[0]["total"]

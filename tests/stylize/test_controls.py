@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import torch
 
-from fst.stylize.controls import apply_controls, luminance, resize, scaled_size
+from fst.color import luminance
+from fst.resize import resize
+from fst.stylize.controls import apply_controls, scaled_size
 
 
 def test_strength_endpoints() -> None:

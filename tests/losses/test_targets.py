@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from fst.losses.perceptual import PerceptualLoss
-from fst.losses.semantic import masks_at
+from fst.losses.targets import masks_at
 from fst.losses.vgg import VGGFeatures
 
 
@@ -15,11 +15,9 @@ def loss() -> PerceptualLoss:
 
 def test_one_all_ones_region_equals_plain_style_term(loss: PerceptualLoss) -> None:
     style, output = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 36, 44)
-    loss.set_style(style)
-    plain = loss(output, output)["style"]
-    loss.set_style(style, masks=[torch.ones(1, 1, 40, 48)])
-    loss.set_content_masks(torch.ones(1, 1, 36, 44))
-    semantic = loss(output, output)["style"]
+    plain = loss(output, output, loss.style_target(style))["style"]
+    regions = loss.region_style_target([style], [torch.ones(1, 1, 40, 48)], torch.ones(1, 1, 36, 44))
+    semantic = loss(output, output, regions)["style"]
     assert torch.allclose(semantic, plain, rtol=1e-5)
 
 
@@ -28,9 +26,8 @@ def test_matching_regions_of_the_style_itself_give_zero_loss(loss: PerceptualLos
     left = torch.zeros(1, 1, 32, 32)
     left[..., :16] = 1
     regions = torch.cat([left, 1 - left])
-    loss.set_style(style, masks=[regions])
-    loss.set_content_masks(regions)
-    assert float(loss(style, style)["style"]) < 1e-6
+    target = loss.region_style_target([style], [regions], regions)
+    assert float(loss(style, style, target)["style"]) < 1e-6
 
 
 def test_swapped_regions_are_penalised(loss: PerceptualLoss) -> None:
@@ -39,22 +36,27 @@ def test_swapped_regions_are_penalised(loss: PerceptualLoss) -> None:
     style[..., 16:] = torch.rand(1, 3, 32, 16)
     left = torch.zeros(1, 1, 32, 32)
     left[..., :16] = 1
-    loss.set_style(style, masks=[torch.cat([left, 1 - left])])
-    loss.set_content_masks(torch.cat([1 - left, left]))
-    assert float(loss(style, style)["style"]) > 1e-3
+    target = loss.region_style_target([style], [torch.cat([left, 1 - left])], torch.cat([1 - left, left]))
+    assert float(loss(style, style, target)["style"]) > 1e-3
 
 
 def test_region_count_mismatch_is_an_error(loss: PerceptualLoss) -> None:
-    loss.set_style(torch.rand(1, 3, 32, 32), masks=[torch.ones(2, 1, 32, 32)])
-    loss.set_content_masks(torch.ones(3, 1, 32, 32))
     with pytest.raises(ValueError, match="regions"):
-        loss(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+        loss.region_style_target([torch.rand(1, 3, 32, 32)], [torch.ones(2, 1, 32, 32)], torch.ones(3, 1, 32, 32))
 
 
-def test_plain_set_style_clears_region_targets(loss: PerceptualLoss) -> None:
-    loss.set_style(torch.rand(1, 3, 32, 32), masks=[torch.ones(1, 1, 32, 32)])
-    loss.set_style(torch.rand(1, 3, 32, 32))
-    assert loss.region_targets == {}
+def test_blended_region_targets_weight_each_style(loss: PerceptualLoss) -> None:
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    masks = torch.ones(1, 1, 32, 32)
+    blended = loss.region_style_target([a, b], [masks, masks], masks, blend=[1.0, 3.0]).grams["relu1_1"]
+    ga, gb = (loss.region_style_target([x], [masks], masks).grams["relu1_1"] for x in (a, b))
+    assert torch.allclose(blended, 0.25 * ga + 0.75 * gb, atol=1e-6)
+
+
+def test_targets_move_between_devices_without_the_loss(loss: PerceptualLoss) -> None:
+    target = loss.style_target(torch.rand(1, 3, 32, 32))
+    moved = target.to("cpu")
+    assert moved is not target and all(torch.equal(moved.grams[k], target.grams[k]) for k in target.grams)
 
 
 def test_masks_at_averages_areas() -> None:

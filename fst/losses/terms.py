@@ -1,0 +1,61 @@
+"""The loss terms on VGG features and pixels: Gram matrices, content, style and total variation.
+
+Pure functions of tensors: which layers and weights to use, and what the targets are, is decided
+by `PerceptualLoss` and the target objects in `fst.losses.targets`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+
+
+def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Gram matrix (N, C, C) of features (N, C, H, W), divided by C*H*W.
+
+    Dividing by the number of elements makes the style term independent of image size, so
+    a style learnt at 256 px keeps its weight at 512 px. With a `mask` (N or 1, 1, H, W, in
+    [0, 1]) only the masked positions count and the divisor is C times the mask's area.
+    Always float32: bf16 sums over H*W positions lose the precision the style term needs.
+    """
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        x = features.float()
+        n, c, h, w = x.shape
+        if mask is None:
+            flat = x.reshape(n, c, h * w)
+            return flat @ flat.transpose(1, 2) / (c * h * w)
+        mask = mask.float().expand(n, 1, h, w)
+        flat = (x * mask).reshape(n, c, h * w)
+        area = mask.reshape(n, -1).sum(dim=1).clamp_min(1e-8)
+        return flat @ flat.transpose(1, 2) / (c * area).view(n, 1, 1)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels (beta = 2 total variation)."""
+    dh = image[..., 1:, :] - image[..., :-1, :]
+    dw = image[..., :, 1:] - image[..., :, :-1]
+    return dh.float().pow(2).mean() + dw.float().pow(2).mean()
+
+
+def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over the target layers of the mean squared feature difference (float32)."""
+    return sum(
+        (
+            F.mse_loss(features[name].float(), target.float().expand_as(features[name]))
+            for name, target in targets.items()
+        ),
+        start=torch.zeros((), device=next(iter(targets.values())).device),
+    )
+
+
+def gram_loss(
+    features: Mapping[str, torch.Tensor], grams: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float]
+) -> torch.Tensor:
+    """Sum over layers of weight x MSE(Gram of `features`, target Gram (1 or N, C, C))."""
+    loss = torch.zeros((), device=next(iter(grams.values())).device)
+    for name, weight in layer_weights.items():
+        gram = gram_matrix(features[name])
+        loss = loss + weight * F.mse_loss(gram, grams[name].expand_as(gram))
+    return loss
