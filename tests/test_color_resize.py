@@ -42,3 +42,11 @@ def test_resize_stays_in_range_and_is_antialiased() -> None:
     assert small.min() >= 0 and small.max() <= 1
     assert (small - 0.5).abs().max() < 0.1
     assert resize(torch.rand(1, 3, 8, 8), (20, 20)).amax() <= 1
+
+
+def test_shrinking_uses_the_filter_the_shipped_style_targets_were_computed_with() -> None:
+    # Antialiased bicubic here once doubled the shipped starry_night net's style loss in
+    # `fst.optimize.compare`: the loss rebuilt from a checkpoint must resample as training did.
+    image = torch.rand(1, 3, 64, 48)
+    expected = torch.nn.functional.interpolate(image, size=(16, 12), mode="bilinear", antialias=True)
+    torch.testing.assert_close(resize(image, (16, 12)), expected.clamp(0, 1))
