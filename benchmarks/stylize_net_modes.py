@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import torch
 
-from fst.stylize.buckets import masked_forward, valid_mask
+from fst.models.norms import MaskedNet
+from fst.stylize.buckets import valid_mask
 from fst.stylize.loading import load_stylizer
 
 
@@ -57,10 +57,11 @@ def main() -> None:
         run(net_cl, x_cl, True)()
         print(f"eager bf16 CL: {seconds_per_call(run(net_cl, x_cl, True), args.repeats):.3f} s/img", flush=True)
     mask = valid_mask(*args.size, tuple(args.size))
+    masked = MaskedNet(net_cl)
     modes = {
         "static": (net_cl, False, False),
         "static, inductor freezing": (net_cl, False, True),
-        "masked norm (buckets), freezing": (partial(masked_forward, net_cl, mask=mask), False, True),
+        "masked norm (buckets), freezing": (lambda image: masked(image, mask), False, True),
         "dynamic": (net_cl, True, False),
     }
     for label, (model, dynamic, freezing) in modes.items():

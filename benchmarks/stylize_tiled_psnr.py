@@ -16,7 +16,6 @@ from PIL import Image
 
 from fst.io.images import load_rgb, pil_to_tensor, tensor_to_pil
 from fst.stylize.loading import load_stylizer
-from fst.stylize.norm_stats import with_global_stats
 from fst.stylize.tiling import psnr, stylize_tiled
 
 
@@ -37,7 +36,7 @@ def main() -> None:
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
         with torch.inference_mode(), autocast:
             untiled = net(image[None])[0].float()
-            tiled = stylize_tiled(with_global_stats(net), image, args.tile_size, args.overlap)
+            tiled = stylize_tiled(net, image, args.tile_size, args.overlap)
         print(
             f"{precision}: {args.size[0]}x{args.size[1]}, tile {args.tile_size}, overlap {args.overlap}: "
             f"tiled vs untiled PSNR {psnr(tiled, untiled):.2f} dB, max abs diff {(tiled - untiled).abs().max():.4f}",

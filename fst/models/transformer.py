@@ -3,10 +3,16 @@
 Pixel convention: input and output are float RGB in [0, 1], (N, 3, H, W). The output has the
 input's exact height and width for any size: the input is reflection-padded to a multiple of
 the total stride and the output cropped back.
+
+The forward is written once, `crop(head(stages(pad(x))))`, and its parts are public: tiling runs
+the stages in slices, and variants of the net (masked or whole-image norm statistics,
+`fst.models.norms`) swap its instance norms with `with_norms` instead of copying the forward.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -127,24 +133,65 @@ class TransformerNet(nn.Module):
             "output_head": self.output_head,
         }
 
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (height, width) the stages run at: a multiple of `stride`, at least `min_size`."""
+        return (
+            max(self.min_size, height + (-height) % self.stride),
+            max(self.min_size, width + (-width) % self.stride),
+        )
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad (N, C, H, W) at the bottom and right to `padded_size`; `x` itself when it fits."""
+        return pad_to(x, self.padded_size(*x.shape[-2:]))
+
+    @property
+    def stages(self) -> list[nn.Module]:
+        """The blocks in execution order, each mapping a tensor to a tensor (tiling runs slices)."""
+        return [*self.encoder, *self.residuals, *self.decoder]
+
+    def head(self, y: torch.Tensor) -> torch.Tensor:
+        """The output head: the last convolution's output into [0, 1]."""
+        if self.output_head == "tanh":
+            return (torch.tanh(y) + 1.0) * 0.5
+        if not y.requires_grad:  # inference: the plain clamp, the same values in one op
+            return y.clamp(0.0, 1.0)
+        # Straight-through clamp: the forward pass is clamped exactly as at inference, but the
+        # gradient passes as if unclamped so saturated pixels can still learn their way back.
+        return y + (y.clamp(0.0, 1.0) - y).detach()
+
+    def with_norms(self, factory: Callable[[nn.InstanceNorm2d], nn.Module]) -> TransformerNet:
+        """A copy sharing this net's parameters, every `nn.InstanceNorm2d` replaced by `factory(norm)`.
+
+        The copy runs this class's forward: a variant of the net swaps the norm, never the forward.
+        """
+        # The memo makes deepcopy hand back the same Parameter objects: the weights are shared, so
+        # training, loading or moving the original (in place, as `.to` does) changes the copy too.
+        clone = copy.deepcopy(self, memo={id(p): p for p in self.parameters()})
+        for name, module in list(clone.named_modules()):
+            if isinstance(module, nn.InstanceNorm2d):
+                clone.set_submodule(name, factory(module))
+        return clone
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Stylise a batch (N, 3, H, W) of RGB in [0, 1]; returns the same shape in [0, 1]."""
         if not (torch.compiler.is_compiling() or torch.jit.is_tracing()):  # a check, not part of the graph
             check_pixel_range(x)
         height, width = x.shape[-2:]
-        pad_h = max(self.min_size, height + (-height) % self.stride) - height
-        pad_w = max(self.min_size, width + (-width) % self.stride) - width
-        if pad_h or pad_w:
-            # Reflection needs pad < size; replicate covers the 1-3 px images reflection cannot.
-            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        y = self.decoder(self.residuals(self.encoder(x)))
-        y = y[..., :height, :width]
-        if self.output_head == "tanh":
-            return (torch.tanh(y) + 1.0) * 0.5
-        # Straight-through clamp: the forward pass is clamped exactly as at inference, but the
-        # gradient passes as if unclamped so saturated pixels can still learn their way back.
-        return y + (y.clamp(0.0, 1.0) - y).detach()
+        y = self.pad(x)
+        for stage in self.stages:
+            y = stage(y)
+        return self.head(y[..., :height, :width])  # crop first: the head is per pixel
+
+
+def pad_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Pad (N, C, H, W) at the bottom and right to `size`; `x` itself when it has that size."""
+    height, width = x.shape[-2:]
+    pad_h, pad_w = size[0] - height, size[1] - width
+    if not (pad_h or pad_w):
+        return x
+    # Reflection needs pad < size; replicate covers the tiny images reflection cannot.
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
 def check_pixel_range(x: torch.Tensor) -> None:

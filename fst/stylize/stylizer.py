@@ -12,7 +12,9 @@ from pathlib import Path
 
 import torch
 
-from fst.stylize import buckets, controls, norm_stats, tiling
+from fst.models.norms import MaskedNet
+from fst.models.transformer import TransformerNet, pad_to
+from fst.stylize import buckets, controls, tiling
 from fst.stylize.options import Precision, StylizeOptions
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -39,13 +41,12 @@ def resolve_precision(precision: Precision, device: torch.device) -> Precision:
 class Stylizer:
     """One loaded style on one device: batches in, stylized batches out (controls applied)."""
 
-    def __init__(self, net: torch.nn.Module, name: str, options: StylizeOptions, device: torch.device) -> None:
+    def __init__(self, net: TransformerNet, name: str, options: StylizeOptions, device: torch.device) -> None:
         self.name = name
         self.options = options
         self.device = device
         memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         self.net = net.to(device).to(memory_format=memory_format).eval()
-        self.tiled_net = norm_stats.with_global_stats(self.net)
         self.precision = resolve_precision(options.precision, device)
         self.compiled: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
         self.pixels_seen: dict[tuple[int, ...], int] = {}
@@ -76,12 +77,12 @@ class Stylizer:
             torch._dynamo.config.cache_size_limit = 64  # one graph per bucket; folders hold few
             # No inductor freezing: it was 5% faster at 1024 px but bakes the weights into the
             # graph, so every further style (or run in one process) recompiled.
-            self.compiled = torch.compile(buckets.masked_forward, dynamic=False)
+            self.compiled = torch.compile(MaskedNet(self.net), dynamic=False)
         self.compiled_shapes.add(shape)
-        padded = self._memory_format(buckets.pad_to(batch, size))
+        padded = self._memory_format(pad_to(batch, size))
         mask = buckets.valid_mask(height, width, size).to(self.device)
         with torch.inference_mode(), self.autocast():
-            return self.compiled(self.net, padded, mask)[..., :height, :width].float()
+            return self.compiled(padded, mask)[..., :height, :width].float()
 
     def _memory_format(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.contiguous(memory_format=torch.channels_last) if self.options.channels_last else batch
@@ -120,7 +121,7 @@ class Stylizer:
         while True:
             try:
                 with self.autocast():
-                    return tiling.stylize_tiled(self.tiled_net, image, tile_size, self.options.overlap)
+                    return tiling.stylize_tiled(self.net, image, tile_size, self.options.overlap)
             except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
                 if not _is_out_of_memory(error) or tile_size <= 128:
                     raise

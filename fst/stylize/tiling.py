@@ -1,7 +1,8 @@
 """Stylize images larger than memory allows: pad, split into overlapping tiles, feather-blend.
 
-Tiles of one image are normalised with the same whole-image instance-norm statistics
-(`norm_stats.GlobalStatsNorm`). Layer k's statistics depend on every layer before it, so they are
+Tiles of one image are normalised with the same whole-image instance-norm statistics: the net's
+norms are swapped for `fst.models.norms.GlobalStatsNorm` in a copy sharing its weights, and its
+public stages run tile by tile. Layer k's statistics depend on every layer before it, so they are
 found in order: pass k runs the tiles up to norm k only (earlier norms already fixed) and pools
 its input over each tile's core region. Iterating all layers at once instead diverges (a fixed
 norm upstream shifts every estimate downstream). The passes cost about 6x one forward pass, so
@@ -21,12 +22,11 @@ import tempfile
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from fst.stylize import norm_stats
+from fst.models.norms import GlobalStatsNorm, StopForward
+from fst.models.transformer import TransformerNet
 
-STRIDE = 4  # TransformerNet's total stride: tile sizes, overlaps and core boxes are multiples of it
+STRIDE = TransformerNet.stride  # tile sizes, overlaps and core boxes are multiples of it
 
 
 def round_up(value: int, multiple: int = STRIDE) -> int:
@@ -103,18 +103,8 @@ class TileCache:
             self.folder.cleanup()
 
 
-def _stages(net: nn.Module) -> list[nn.Module]:
-    """TransformerNet's blocks in execution order (every one maps a tensor to a tensor)."""
-    return [*net.encoder, *net.residuals, *net.decoder]
-
-
-def _head(net: nn.Module, y: torch.Tensor) -> torch.Tensor:
-    """TransformerNet's output head (tiles are multiples of 4: no padding or crop to undo)."""
-    return (torch.tanh(y) + 1.0) * 0.5 if net.output_head == "tanh" else y.clamp(0.0, 1.0)
-
-
 def stylize_tiled(
-    net: nn.Module,
+    net: TransformerNet,
     image: torch.Tensor,
     tile_size: int = 1024,
     overlap: int = 128,
@@ -125,7 +115,7 @@ def stylize_tiled(
     """Stylize one (3, H, W) image in [0, 1] tile by tile; returns (3, H, W) on the CPU.
 
     Args:
-        net: a TransformerNet from `norm_stats.with_global_stats` (on its device).
+        net: the plain net, on its device (its norms are swapped in a copy, weights shared).
         image: the whole image, (3, H, W) float in [0, 1] or uint8 (converted tile by tile, so a
             huge image is never held as float); may stay on the CPU.
         tile_size: tile side in pixels (rounded up to a multiple of 4).
@@ -135,11 +125,11 @@ def stylize_tiled(
     """
     device = next(net.parameters()).device
     height, width = image.shape[-2:]
-    # Pad once like TransformerNet does, so the tiled result converges to the untiled one.
-    padded_h, padded_w = max(round_up(height), 8), max(round_up(width), 8)
-    mode = "reflect" if padded_h - height < height and padded_w - width < width else "replicate"
-    padding = (0, padded_w - width, 0, padded_h - height)
-    padded = F.pad(image[None], padding, mode=mode)[0] if any(padding) else image  # no 2nd copy
+    # Pad once as the net's forward does, so the tiled result converges to the untiled one; the
+    # tiles are then multiples of the stride and run its stages and head with nothing to crop.
+    padded = net.pad(image[None])[0]  # `image` itself where no padding is needed: no 2nd copy
+    padded_h, padded_w = padded.shape[-2:]
+    net = net.with_norms(GlobalStatsNorm)
     tile_h, tile_w = min(round_up(tile_size), padded_h), min(round_up(tile_size), padded_w)
     overlap = round_up(overlap)
     rows, cols = tile_starts(padded_h, tile_h, overlap), tile_starts(padded_w, tile_w, overlap)
@@ -158,7 +148,7 @@ def stylize_tiled(
     # cache instead of the whole prefix (6x a forward pass before, about 2x now). Only inputs at
     # 1/4 resolution (8 values per pixel, the residual stages) are cached: full-resolution ones
     # would take 32 values per pixel, several GiB for a 6000x4000 image.
-    stages = _stages(net)
+    stages = net.stages
     cacheable = range(len(net.encoder), len(net.encoder) + len(net.residuals) + 1)
     cache = TileCache(cache_ram_bytes)
     frontier = 0
@@ -170,7 +160,8 @@ def stylize_tiled(
             batch = batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
         else:
             batch = torch.stack([cache.get(i) for i in chosen])
-        norm_stats.set_tiles(net, cores=[tiles[i][2] for i in chosen], tile_height=tile_h)
+        for norm in _norms(net):  # which core box of its tile each batch entry owns
+            norm.cores, norm.tile_height = [tiles[i][2] for i in chosen], tile_h
         x = batch.to(device)
         for stage in stages[frontier:upto]:
             x = stage(x)
@@ -182,14 +173,13 @@ def stylize_tiled(
     everything = list(range(len(tiles)))
     count = max(1, min(len(tiles), round(len(tiles) * stats_fraction)))
     sample = sorted({round(i * (len(tiles) - 1) / max(1, count - 1)) for i in range(count)})
-    norm_stats.clear(net)
     with torch.no_grad():
         # Whole-image statistics, one norm layer at a time, in execution order.
         for index, stage in enumerate(stages):
-            for norm in norm_stats.norms(stage):
+            for norm in _norms(stage):
                 norm.collect = norm.stop_after = True
                 for chunk in chunks(sample):
-                    with contextlib.suppress(norm_stats.StopForward):
+                    with contextlib.suppress(StopForward):
                         run_stages(chunk, index + 1)
                 norm.fixed = norm.collected()
                 norm.collect = norm.stop_after = False
@@ -203,7 +193,7 @@ def stylize_tiled(
         blended = torch.zeros(3, padded_h, padded_w)
         weights = torch.zeros(1, padded_h, padded_w)
         for chunk in chunks(everything):
-            out = _head(net, run_stages(chunk, len(stages))).float().cpu()
+            out = net.head(run_stages(chunk, len(stages))).float().cpu()
             for i, stylized in zip(chunk, out, strict=True):
                 top, left, _ = tiles[i]
                 wy = ramp(top, tile_h, row_core_of[top], padded_h, overlap // 4)
@@ -213,8 +203,11 @@ def stylize_tiled(
                 blended[region].addcmul_(stylized, weight.expand_as(stylized))
                 weights[region].add_(weight)
     cache.close()
-    norm_stats.clear(net)
     return blended.div_(weights)[:, :height, :width]
+
+
+def _norms(module: torch.nn.Module) -> list[GlobalStatsNorm]:
+    return [m for m in module.modules() if isinstance(m, GlobalStatsNorm)]
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

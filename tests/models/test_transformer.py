@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from fst.models.transformer import TransformerNet
 
@@ -57,3 +58,60 @@ def test_architecture_round_trips() -> None:
     clone.load_state_dict(net.state_dict())
     x = torch.rand(1, 3, 20, 20)
     assert torch.equal(net.eval()(x), clone.eval()(x))
+
+
+@pytest.mark.parametrize("output_head", ["clamp", "tanh"])
+@pytest.mark.parametrize("grad", [False, True])
+def test_forward_is_pad_stages_head_crop(output_head: str, grad: bool) -> None:
+    # Variants (masked, whole-image statistics, tiles) rely on these parts adding up to the forward.
+    net = TransformerNet(**TINY, output_head=output_head).eval()
+    x = torch.rand(2, 3, 13, 6)
+    with torch.set_grad_enabled(grad):
+        y = net.pad(x)
+        assert y.shape[-2:] == net.padded_size(13, 6) == (16, 8)
+        for stage in net.stages:
+            y = stage(y)
+        assert torch.equal(net(x), net.head(y)[..., :13, :6])
+    assert {id(p) for stage in net.stages for p in stage.parameters()} == {id(p) for p in net.parameters()}
+
+
+def test_pad_keeps_the_image_and_skips_fitting_sizes() -> None:
+    net = TransformerNet(**TINY)
+    x = torch.rand(1, 3, 9, 4)
+    assert torch.equal(net.pad(x)[..., :9, :4], x)
+    assert net.padded_size(1, 1) == (8, 8)
+    fitting = torch.rand(1, 3, 12, 8)
+    assert net.pad(fitting) is fitting
+
+
+class _WrappedNorm(nn.Module):
+    def __init__(self, norm: nn.InstanceNorm2d) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x)
+
+
+def test_with_norms_shares_parameters() -> None:
+    net = TransformerNet(**TINY).eval()
+    variant = net.with_norms(_WrappedNorm)
+    assert sum(isinstance(m, _WrappedNorm) for m in variant.modules()) == 3 + 2 * 2 + 2
+    x = torch.rand(1, 3, 20, 20)
+    with torch.no_grad():
+        net.encoder[0][1].weight.mul_(3.0)  # a norm weight, as the variant holds them
+        net.decoder[-1][1].bias.add_(0.2)
+        assert torch.equal(variant(x), net(x))
+    assert {id(p) for p in variant.parameters()} == {id(p) for p in net.parameters()}
+
+
+def test_with_norms_leaves_the_original_untouched() -> None:
+    net = TransformerNet(**TINY).eval()
+    x = torch.rand(1, 3, 20, 20)
+    with torch.no_grad():
+        before = net(x)
+        variant = net.with_norms(lambda norm: nn.Identity())
+        assert not torch.equal(variant(x), before)
+        assert torch.equal(net(x), before)
+    assert sum(isinstance(m, nn.InstanceNorm2d) for m in net.modules()) == 3 + 2 * 2 + 2
+    assert not any(isinstance(m, nn.InstanceNorm2d) for m in variant.modules())

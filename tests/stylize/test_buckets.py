@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import torch
 
-from fst.models.transformer import TransformerNet
-from fst.stylize.buckets import bucket_size, masked_forward, pad_to, valid_mask
+from fst.models.norms import MaskedNet
+from fst.models.transformer import TransformerNet, pad_to
+from fst.stylize.buckets import bucket_size, valid_mask
 from fst.stylize.tiling import psnr
 
 
@@ -16,7 +17,7 @@ def test_bucket_size_rounds_up() -> None:
 def test_full_mask_equals_the_net(tiny_net: TransformerNet) -> None:
     x = torch.rand(2, 3, 32, 48)
     with torch.no_grad():
-        torch.testing.assert_close(masked_forward(tiny_net, x, valid_mask(32, 48, (32, 48))), tiny_net(x))
+        torch.testing.assert_close(MaskedNet(tiny_net)(x, valid_mask(32, 48, (32, 48))), tiny_net(x))
 
 
 def test_padded_bucket_matches_unpadded(tiny_net: TransformerNet) -> None:
@@ -26,7 +27,7 @@ def test_padded_bucket_matches_unpadded(tiny_net: TransformerNet) -> None:
     size = bucket_size(height, width, 64)
     with torch.no_grad():
         plain = tiny_net(x)
-        bucketed = masked_forward(tiny_net, pad_to(x, size), valid_mask(height, width, size))
+        bucketed = MaskedNet(tiny_net)(pad_to(x, size), valid_mask(height, width, size))
         unmasked = tiny_net(pad_to(x, size))[..., :height, :width]  # plain norm: padding skews statistics
     assert bucketed.shape[-2:] == size
     bucketed = bucketed[..., :height, :width]

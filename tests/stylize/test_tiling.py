@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from fst.models.transformer import TransformerNet
-from fst.stylize.norm_stats import norms, with_global_stats
 from fst.stylize.tiling import core_bounds, psnr, stylize_tiled, tile_starts
 
 
@@ -22,35 +21,24 @@ def test_tiles_cover_and_cores_partition(length: int, tile: int, overlap: int) -
     assert all(start <= low and high <= start + size for start, (low, high) in zip(starts, cores, strict=True))
 
 
-def test_global_stats_net_is_unchanged_by_default(tiny_net: TransformerNet) -> None:
-    wrapped = with_global_stats(tiny_net)
-    assert len(list(norms(wrapped))) == 3 + 2 * 2 + 2
-    x = torch.rand(1, 3, 20, 24)
-    with torch.no_grad():
-        torch.testing.assert_close(wrapped(x), tiny_net(x))
-    assert not list(norms(tiny_net))  # the original keeps its InstanceNorm2d layers
-
-
 @pytest.mark.parametrize(("height", "width"), [(96, 131), (61, 200)])
 def test_tiled_matches_untiled(tiny_net: TransformerNet, height: int, width: int) -> None:
     image = torch.rand(3, height, width)
     with torch.no_grad():
         whole = tiny_net(image[None])[0]
-    tiled = stylize_tiled(with_global_stats(tiny_net), image, tile_size=64, overlap=48, batch_size=2)
+    tiled = stylize_tiled(tiny_net, image, tile_size=64, overlap=48, batch_size=2)
     assert tiled.shape == image.shape
     assert psnr(tiled, whole) > 40.0
 
 
 def test_cache_on_disk_gives_the_same_result(tiny_net: TransformerNet) -> None:
     image = torch.rand(3, 80, 100)
-    net = with_global_stats(tiny_net)
-    in_ram = stylize_tiled(net, image, tile_size=48, overlap=16)
-    on_disk = stylize_tiled(net, image, tile_size=48, overlap=16, cache_ram_bytes=0)
+    in_ram = stylize_tiled(tiny_net, image, tile_size=48, overlap=16)
+    on_disk = stylize_tiled(tiny_net, image, tile_size=48, overlap=16, cache_ram_bytes=0)
     torch.testing.assert_close(on_disk, in_ram, rtol=0, atol=0)
 
 
 def test_uint8_image_equals_float_image(tiny_net: TransformerNet) -> None:
     image = torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8)
-    net = with_global_stats(tiny_net)
-    from_uint8 = stylize_tiled(net, image, tile_size=48, overlap=16)
-    torch.testing.assert_close(from_uint8, stylize_tiled(net, image.float() / 255, tile_size=48, overlap=16))
+    from_uint8 = stylize_tiled(tiny_net, image, tile_size=48, overlap=16)
+    torch.testing.assert_close(from_uint8, stylize_tiled(tiny_net, image.float() / 255, tile_size=48, overlap=16))
