@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from fst.color import preserve_color
-from fst.resize import resize  # noqa: F401  (stylize's resampler: stylizer.py calls controls.resize)
 
 
 def blend(content: torch.Tensor, stylized: torch.Tensor, strength: float) -> torch.Tensor:

@@ -14,6 +14,7 @@ import torch
 
 from fst.models.norms import MaskedNet
 from fst.models.transformer import TransformerNet, pad_to
+from fst.resize import resize
 from fst.stylize import buckets, controls, tiling
 from fst.stylize.options import Precision, StylizeOptions
 
@@ -96,7 +97,7 @@ class Stylizer:
         """
         height, width = content.shape[-2:]
         size = controls.scaled_size(height, width, self.options.content_scale)
-        scaled = content if size == (height, width) else controls.resize(to_float(content), size)
+        scaled = content if size == (height, width) else resize(to_float(content), size)
         if size[0] * size[1] > self.options.max_pixels:
             stylized = stack_images([self._tiled(image) for image in scaled])
         else:
@@ -108,7 +109,7 @@ class Stylizer:
                 _free_memory(self.device)
                 stylized = stack_images([self._tiled(image) for image in scaled])  # fall back to tiles
         del scaled
-        stylized = controls.resize(stylized, (height, width))
+        stylized = resize(stylized, (height, width))
         if self.options.strength != 1.0 or self.options.preserve_color:  # neutral controls: no float copy
             stylized = controls.apply_controls(
                 to_float(content), stylized, self.options.strength, self.options.preserve_color
