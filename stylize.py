@@ -39,11 +39,10 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
         "--compile",
         choices=["auto", "on", "off"],
         default="auto",
-        help="auto: torch.compile a size bucket once --compile-after-mpx megapixels of it were seen; "
-        "off: plain net at each image's own size",
+        help="auto: run the compiled net when cached; build it (once per machine and torch) for jobs of "
+        "at least --compile-min-images whole images; off: the eager net",
     )
-    p.add_argument("--compile-after-mpx", type=float, default=16.0, help="megapixels of a bucket before compiling")
-    p.add_argument("--bucket", type=int, default=128, help="pad sizes to multiples of this (0: never)")
+    p.add_argument("--compile-min-images", type=int, default=2, help="whole images that justify a build")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     p.add_argument("--batch-size", type=int, default=0, help="same-size images per batch; 0: 1 on CPU, 4 on CUDA")
     p.add_argument("--workers", type=int, default=2, help="decode/encode threads")
@@ -57,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     return StylizeOptions(
         inputs=a.inputs, out_dir=a.out, checkpoints=a.checkpoint, format=a.format, quality=a.quality,
         strength=a.strength, preserve_color=a.preserve_color, content_scale=a.content_scale, device=a.device,
-        precision=a.precision, compile=a.compile, compile_after_mpx=a.compile_after_mpx, bucket=a.bucket,
+        precision=a.precision, compile=a.compile, compile_min_images=a.compile_min_images,
         channels_last=a.channels_last, batch_size=a.batch_size,
         workers=a.workers, max_pixels=a.max_pixels, tile_size=a.tile_size, overlap=a.overlap,
         output_head=a.output_head, overwrite=a.overwrite, progress=a.progress,

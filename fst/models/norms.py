@@ -3,8 +3,6 @@
 Each one is built from an `nn.InstanceNorm2d` (sharing its weight and bias) and swapped into a
 net with `TransformerNet.with_norms`, so a variant never copies the net's forward.
 
-- `MaskedInstanceNorm`: mean and variance over a mask region only, so an image padded up to a
-  size bucket is normalised as if unpadded. `MaskedNet` feeds it the mask as a graph input.
 - `GlobalStatsNorm`: statistics collected over many tiles of one image, or fixed beforehand, so
   that the tiles of one image agree (`fst.stylize.tiling`).
 """
@@ -17,67 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fst.models.transformer import TransformerNet
-
 Box = tuple[int, int, int, int]  # (top, bottom, left, right) in input pixels of the tile
-
-
-class MaskSlot:
-    """The mask of the batch being run, shared by all masked norms of one net."""
-
-    mask: torch.Tensor | None = None
-
-
-class MaskedInstanceNorm(nn.Module):
-    """An affine `InstanceNorm2d` whose mean and variance are taken where `slot.mask` is 1."""
-
-    def __init__(self, norm: nn.InstanceNorm2d, slot: MaskSlot) -> None:
-        super().__init__()
-        self.weight = norm.weight
-        self.bias = norm.bias
-        self.eps = norm.eps
-        self.slot = slot
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = self.slot.mask
-        if mask is None:  # no mask set: the whole image, plain instance norm
-            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
-        factor = mask.shape[-2] // x.shape[-2]  # the net runs at 1/1, 1/2 and 1/4 of the input size
-        region = mask[..., ::factor, ::factor]
-        count = region.sum()
-        # Statistics in float32 even under bf16 autocast (variances underflow otherwise).
-        xf = x.float()
-        mean = (xf * region).sum((-2, -1), keepdim=True) / count
-        var = ((xf - mean).square() * region).sum((-2, -1), keepdim=True) / count
-        scale = self.weight.float()[:, None, None] * torch.rsqrt(var + self.eps)
-        return ((xf - mean) * scale + self.bias.float()[:, None, None]).to(x.dtype)
-
-
-class MaskedNet(nn.Module):
-    """`net` (weights shared) with instance-norm statistics taken over `mask` only.
-
-    The mask is a forward input rather than a Python int, so one compiled or exported graph
-    serves every image size that pads to the same shape.
-    """
-
-    def __init__(self, net: TransformerNet) -> None:
-        super().__init__()
-        self.slot = MaskSlot()
-        self.net = net.with_norms(lambda norm: MaskedInstanceNorm(norm, self.slot))
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The net on a padded batch, normalised over `mask`.
-
-        Args:
-            x: (N, 3, H, W) in [0, 1], H and W multiples of `TransformerNet.stride` (>= its
-                `min_size`), so the net pads nothing and the mask keeps its alignment.
-            mask: (1, 1, H, W), 1 over the region the statistics are taken from, 0 elsewhere.
-        """
-        self.slot.mask = mask
-        try:
-            return self.net(x)
-        finally:
-            self.slot.mask = None  # do not keep the last batch's mask (or its device memory) alive
 
 
 class StopForward(Exception):

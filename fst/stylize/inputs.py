@@ -7,8 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from fst.io.images import IMAGE_EXTENSIONS
 
+_EXIF_ORIENTATION = 0x0112  # values 5-8 are rotations by 90 or 270 degrees
 FORMATS = {"jpg": ".jpg", "png": ".png", "webp": ".webp"}
 
 
@@ -131,3 +134,26 @@ def remove_stale_parts(jobs: list[Job]) -> int:
                 temp.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as the image will be decoded (EXIF rotation applied), from its header only."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # unreadable: the decode reports it in its one line later
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def count_whole_images(jobs: list[Job], max_pixels: int, content_scale: float = 1.0, enough: int = 2) -> int:
+    """How many jobs (up to `enough`) the net will see whole, not in tiles: headers only, no decode."""
+    count = 0
+    for job in jobs:
+        size = header_size(job.source)
+        if size is not None and size[0] * size[1] * content_scale**2 <= max_pixels:
+            count += 1
+            if count >= enough:
+                break
+    return count

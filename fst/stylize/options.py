@@ -21,11 +21,10 @@ class StylizeOptions:
     device: str = "auto"
     precision: Precision = "auto"  # bf16 on CUDA and on CPUs with bf16 instructions, else fp32
     channels_last: bool = True
+    # auto: use the compiled package when it is cached; build it (once per machine, 20-50 s) when
+    # the job plans at least `compile_min_images` whole images, so a one-off image never waits.
     compile: Literal["auto", "on", "off"] = "auto"
-    # auto: compile a bucket once this many megapixels of it were seen. A cold compile costs
-    # ~10 s on this 2-core CPU and saves ~0.8 s per megapixel (benchmarks/stylize_mixed_sizes.py).
-    compile_after_mpx: float = 16.0
-    bucket: int = 128  # pad to multiples of this (masked norm stats) unless compile is "off"; 0: never
+    compile_min_images: int = 2
     batch_size: int = 0  # 0: 1 on CPU (batching measured slower at 512 and 1024 px), 4 on CUDA
     workers: int = 2
     overwrite: bool = False

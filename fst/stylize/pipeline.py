@@ -28,7 +28,8 @@ from fst.io.images import (
     read_image,
     save_image_atomic,
 )
-from fst.stylize import inputs
+from fst.models.transformer import TransformerNet
+from fst.stylize import compiled, inputs
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer, resolve_precision, stack_images
@@ -97,6 +98,25 @@ def _prefetch(executor: ThreadPoolExecutor, function: Callable, items: list, dep
         yield queue.popleft().result()
 
 
+def _compiled(
+    net: TransformerNet, jobs: list[inputs.Job], options: StylizeOptions, device: torch.device
+) -> compiled.CompiledNet | None:
+    """The net's compiled package, used whenever it is cached.
+
+    Built when `--compile on`, or on `auto` when the job holds at least `compile_min_images` whole
+    (untiled) images, counted from the file headers before anything is decoded.
+    """
+    if options.compile == "off" or not jobs:
+        return None
+    precision = resolve_precision(options.precision, device)
+    build = options.compile == "on" or (
+        not compiled.is_cached(net, precision, device)
+        and inputs.count_whole_images(jobs, options.max_pixels, options.content_scale, options.compile_min_images)
+        >= options.compile_min_images
+    )
+    return compiled.load(net, precision, device, build_if_missing=build)
+
+
 def _log(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
@@ -152,10 +172,11 @@ def run(options: StylizeOptions) -> int:
             fail(message)
             bar.update(1)
 
-        compiled = 0
+        modes = set()
         for (net, _), name in zip(loaded, names, strict=True):
-            stylizer = Stylizer(net, name, options, device)
             style_jobs = [job for job in todo if job.style == name]
+            stylizer = Stylizer(net, name, options, device, _compiled(net, style_jobs, options, device))
+            modes.add("compiled" if stylizer.compiled else "eager")
             decoded = _prefetch(decoders, _decode, style_jobs, depth)
             for batch in _batches(decoded, batch_size, decode_failed):
                 content = stack_images([_to_uint8_tensor(image.rgb) for _, image in batch])
@@ -172,7 +193,6 @@ def run(options: StylizeOptions) -> int:
                 while len(writes) > depth:  # bound the stylized tensors waiting for encoding
                     finish(writes.popleft())
                 bar.update(len(batch))
-            compiled += len(stylizer.compiled_shapes)
         while writes:
             finish(writes.popleft())
     elapsed = time.perf_counter() - start
@@ -180,7 +200,8 @@ def run(options: StylizeOptions) -> int:
     rate = summary.written / elapsed if elapsed > 0 else 0.0
     print(
         f"stylized {summary.written}, skipped {summary.skipped} existing, failed {len(summary.failed)}"
-        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {compiled} compiled shapes); outputs in {options.out_dir}",
+        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {'+'.join(sorted(modes)) or 'no'} net); "
+        f"outputs in {options.out_dir}",
         file=sys.stderr,
     )
     return 1 if summary.failed else 0

@@ -1,24 +1,21 @@
 """One loaded style on one device: uint8 batches in, stylized uint8 batches out.
 
-Chooses precision, runs the plain net or a compiled size-bucket graph (`buckets.py`), falls back to
+Chooses precision, runs the eager net or its compiled package (`compiled.py`), falls back to
 tiles (`tiling.py`) for images over the pixel budget or out of memory, and applies the controls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import torch
 
-from fst.models.norms import MaskedNet
-from fst.models.transformer import TransformerNet, pad_to
+from fst.models.transformer import TransformerNet
 from fst.resize import resize
-from fst.stylize import buckets, controls, tiling
+from fst.stylize import controls, tiling
+from fst.stylize.compiled import CompiledNet, autocast
 from fst.stylize.options import Precision, StylizeOptions
-
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def cpu_has_bf16() -> bool:
@@ -40,50 +37,40 @@ def resolve_precision(precision: Precision, device: torch.device) -> Precision:
 
 
 class Stylizer:
-    """One loaded style on one device: batches in, stylized batches out (controls applied)."""
+    """One loaded style on one device: batches in, stylized batches out (controls applied).
 
-    def __init__(self, net: TransformerNet, name: str, options: StylizeOptions, device: torch.device) -> None:
+    Args:
+        compiled: the net as a compiled package (`fst.stylize.compiled`), or None for the eager net.
+    """
+
+    def __init__(
+        self,
+        net: TransformerNet,
+        name: str,
+        options: StylizeOptions,
+        device: torch.device,
+        compiled: CompiledNet | None = None,
+    ) -> None:
         self.name = name
         self.options = options
         self.device = device
         memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         self.net = net.to(device).to(memory_format=memory_format).eval()
         self.precision = resolve_precision(options.precision, device)
-        self.compiled: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-        self.pixels_seen: dict[tuple[int, ...], int] = {}
-        self.compiled_shapes: set[tuple[int, ...]] = set()  # graphs built (each cost a compile)
+        self.compiled = compiled
 
     def autocast(self) -> AbstractContextManager:
-        dtype = _DTYPES.get(self.precision)
-        return torch.autocast(self.device.type, dtype=dtype) if dtype else nullcontext()
+        return autocast(self.precision, self.device)
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """The net on a device batch; size buckets that recur run compiled (a compile costs 10-47 s).
-
-        Until its bucket is compiled an image runs the plain net at its own size: eager, padding
-        and masked statistics only cost time (mixed folder: 23.7 s against 16.0 s).
-        """
-        mode, bucket = self.options.compile, self.options.bucket
-        height, width = batch.shape[-2:]
-        size = buckets.bucket_size(height, width, max(bucket, 1))
-        shape = (batch.shape[0], 3, *size)
-        self.pixels_seen[shape] = self.pixels_seen.get(shape, 0) + batch.shape[0] * height * width
-        use_compiled = mode == "on" or (
-            mode == "auto" and self.pixels_seen[shape] >= self.options.compile_after_mpx * 1e6
-        )
-        if not use_compiled or bucket <= 0:
+        """The net on a device batch: the compiled package when there is one, else the eager net."""
+        if self.compiled is None:
             with torch.inference_mode(), self.autocast():
                 return self.net(self._memory_format(batch)).float()
-        if self.compiled is None:
-            torch._dynamo.config.cache_size_limit = 64  # one graph per bucket; folders hold few
-            # No inductor freezing: it was 5% faster at 1024 px but bakes the weights into the
-            # graph, so every further style (or run in one process) recompiled.
-            self.compiled = torch.compile(MaskedNet(self.net), dynamic=False)
-        self.compiled_shapes.add(shape)
-        padded = self._memory_format(pad_to(batch, size))
-        mask = buckets.valid_mask(height, width, size).to(self.device)
-        with torch.inference_mode(), self.autocast():
-            return self.compiled(padded, mask)[..., :height, :width].float()
+        # The package takes sizes padded to the net's stride (its pad and crop, outside the graph).
+        height, width = batch.shape[-2:]
+        with torch.inference_mode():
+            return self.compiled(self.net.pad(batch))[..., :height, :width].float()
 
     def _memory_format(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.contiguous(memory_format=torch.channels_last) if self.options.channels_last else batch

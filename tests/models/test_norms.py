@@ -3,11 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch._dynamo.testing import CompileCounter
 
-from fst.models.norms import GlobalStatsNorm, MaskedInstanceNorm, MaskedNet, MaskSlot
+from fst.models.norms import GlobalStatsNorm
 from fst.models.transformer import TransformerNet
-from fst.stylize.buckets import valid_mask
 
 
 @pytest.fixture
@@ -24,48 +22,6 @@ def norm() -> nn.InstanceNorm2d:
 def tiny_net() -> TransformerNet:
     torch.manual_seed(0)
     return TransformerNet(channels=(8, 16, 32), num_residual_blocks=2).eval()
-
-
-def test_masked_norm_with_all_ones_mask_is_instance_norm(norm: nn.InstanceNorm2d) -> None:
-    slot = MaskSlot()
-    masked = MaskedInstanceNorm(norm, slot)
-    x = torch.randn(2, 4, 12, 10) * 3 + 1
-    slot.mask = torch.ones(1, 1, 12, 10)
-    with torch.no_grad():
-        torch.testing.assert_close(masked(x), norm(x))
-
-
-def test_masked_norm_normalises_the_region_as_if_cropped(norm: nn.InstanceNorm2d) -> None:
-    slot = MaskSlot()
-    masked = MaskedInstanceNorm(norm, slot)
-    x = torch.randn(2, 4, 16, 16)
-    x[..., 9:, :] += 50.0  # padding far from the image's statistics
-    slot.mask = valid_mask(9, 11, (16, 16))
-    with torch.no_grad():
-        torch.testing.assert_close(masked(x)[..., :9, :11], norm(x[..., :9, :11]))
-
-
-def test_masked_net_takes_the_mask_as_an_input(tiny_net: TransformerNet) -> None:
-    # One traced graph for every mask of a shape: the bucket's whole point.
-    masked = MaskedNet(tiny_net)
-    counter = CompileCounter()
-    compiled = torch.compile(masked, backend=counter, dynamic=False)
-    x = torch.rand(1, 3, 64, 64)
-    with torch.inference_mode():
-        for height, width in [(50, 40), (33, 60), (64, 64)]:
-            mask = valid_mask(height, width, (64, 64))
-            assert torch.equal(compiled(x, mask), masked(x, mask))
-    assert counter.frame_count == 1
-    assert masked.slot.mask is None  # not kept alive between batches
-
-
-def test_masked_net_exports_with_the_mask_as_an_input(tiny_net: TransformerNet) -> None:
-    masked = MaskedNet(tiny_net)
-    x = torch.rand(1, 3, 32, 32)
-    with torch.no_grad():
-        program = torch.export.export(masked, (x, valid_mask(32, 32, (32, 32))))
-        mask = valid_mask(20, 28, (32, 32))
-        torch.testing.assert_close(program.module()(x, mask), masked(x, mask))
 
 
 def test_fixed_stats_equal_to_the_image_own_are_instance_norm(norm: nn.InstanceNorm2d) -> None:

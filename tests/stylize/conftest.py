@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,16 @@ import torch
 
 from fst.checkpoint import export
 from fst.models.transformer import TransformerNet
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One compiled-package cache for the session (subprocesses inherit it): the tiny net's package
+    is built once, and the user's own cache is never touched."""
+    folder = tmp_path_factory.mktemp("compiled_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FST_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture

@@ -132,16 +132,47 @@ def test_demo_defaults_on_real_images(tmp_path: Path, tiny_checkpoint: Path) -> 
     assert len(list(tmp_path.glob("*.jpg"))) == 4 and str(tmp_path) in result.stderr
 
 
-@pytest.mark.slow
-def test_compiled_buckets_keep_exact_sizes(
-    tmp_path: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture
+def test_a_one_off_image_never_waits_for_a_compile(
+    tmp_path: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Three sizes, one 64 px bucket: one compiled graph serves all of them (masked statistics).
-    for index, (width, height) in enumerate([(50, 40), (60, 33), (64, 64)]):
-        noise_image(width, height, seed=index).save(tmp_path / f"in{index}.png")
-    out = tmp_path / "out"
-    assert run(options(tmp_path, out, tiny_checkpoint, compile="on", bucket=64, batch_size=1)) == 0
-    assert "1 compiled shapes" in capsys.readouterr().err
-    for index, size in enumerate([(50, 40), (60, 33), (64, 64)]):
-        with Image.open(out / f"in{index}.png") as image:
-            assert image.size == size
+    cache = tmp_path / "empty_cache"
+    monkeypatch.setenv("FST_CACHE_DIR", str(cache))
+    noise_image(50, 40).save(tmp_path / "one.png")
+    huge = tmp_path / "huge.png"  # tiled (over max_pixels): does not count as work for the compiled net
+    noise_image(80, 80, seed=1).save(huge)
+    auto = options(tmp_path, tmp_path / "out", tiny_checkpoint, compile="auto", max_pixels=5000, tile_size=48)
+    assert run(auto) == 0
+    assert "eager net" in capsys.readouterr().err
+    assert not list(cache.glob("*.pt2"))
+
+
+@pytest.mark.slow
+def test_a_folder_job_compiles_once_and_later_runs_load_it(
+    tmp_path: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FST_CACHE_DIR", str(cache))
+    sizes = [(50, 40), (60, 33), (3, 7), (64, 64)]  # one package for every size, tiny ones included
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index, size in enumerate(sizes):
+        noise_image(*size, seed=index).save(photos / f"in{index}.png")
+    assert run(options(photos, tmp_path / "compiled", tiny_checkpoint, compile="auto")) == 0
+    assert "compiled net" in capsys.readouterr().err
+    assert len(list(cache.glob("*.pt2"))) == 1
+    assert run(options(photos, tmp_path / "eager", tiny_checkpoint, compile="off")) == 0
+    for index, size in enumerate(sizes):
+        with (
+            Image.open(tmp_path / "compiled" / f"in{index}.png") as fast,
+            Image.open(tmp_path / "eager" / f"in{index}.png") as eager,
+        ):
+            assert fast.size == size
+            difference = np.abs(np.asarray(fast, dtype=float) - np.asarray(eager, dtype=float))
+            assert difference.max() <= 1  # fp32 both: rounding of the last bit at most
+    # A later one-image run loads the cached package instead of waiting or going eager.
+    single = tmp_path / "single"
+    single.mkdir()
+    noise_image(30, 30, seed=9).save(single / "x.png")
+    capsys.readouterr()
+    assert run(options(single, tmp_path / "later", tiny_checkpoint, compile="auto")) == 0
+    assert "compiled net" in capsys.readouterr().err

@@ -1,0 +1,151 @@
+"""The whole stylize job, as a user runs it, against a plain loop: every row one process, one run.
+
+    python benchmarks/stylize_job.py                     # 16 JPEGs of 1024x1024 made from data/demo
+    python benchmarks/stylize_job.py PHOTOS_DIR          # any folder of yours
+    python benchmarks/stylize_job.py --mixed             # 12 JPEGs of 5 sizes around 1024 px
+
+Rows, each a fresh process timed from start to exit (start-up, decode, compile or load, net,
+encode), PNG output everywhere:
+
+- plain loop: full-width net, eager fp32, one image at a time, PIL decode, PNG encode (what the
+  reference implementations do);
+- warm-up: `stylize.py` defaults on two of the images, with an empty compiled-package cache;
+- defaults (three times): `stylize.py IN -o OUT`, no flags, after that warm-up;
+- `--compile off` and `--compile on`.
+
+Prints wall time, the ratio to the plain loop and peak RSS per row, then how long loading the
+compiled package takes in-process, and the PSNR of the defaults' outputs against the plain loop's
+(bf16 against fp32 where bf16 is native).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo"
+MIXED_SIZES = [(1024, 768), (768, 1024), (1080, 810), (1024, 683), (1000, 1000)]
+
+
+def make_photos(folder: Path, sizes: list[tuple[int, int]], count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = sorted(DEMO.glob("*.jpg"))
+    for index in range(count):
+        with Image.open(sources[index % len(sources)]) as source:
+            photo = source.convert("RGB").resize(sizes[index % len(sizes)], Image.Resampling.BICUBIC)
+        photo.save(folder / f"photo{index:03d}.jpg", quality=92)
+
+
+def plain_loop(checkpoint: Path, photos: Path, out: Path) -> None:
+    """The baseline, run as its own process by `main`."""
+    import torch
+
+    from fst.checkpoint import load_net
+    from fst.io.images import load_rgb, pil_to_tensor, tensor_to_pil
+
+    net, _ = load_net(checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(photos.glob("*.jpg")):
+        with torch.no_grad():
+            stylized = net(pil_to_tensor(load_rgb(path))[None])[0]
+        tensor_to_pil(stylized).save(out / f"{path.stem}.png")
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in GiB) of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = process.stderr.read() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{stderr[-2000:]}")
+    return elapsed, usage.ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
+
+
+def psnr_db(a: Path, b: Path) -> float:
+    x = np.asarray(Image.open(a).convert("RGB"), dtype=np.float64) / 255.0
+    y = np.asarray(Image.open(b).convert("RGB"), dtype=np.float64) / 255.0
+    mse = float(np.mean((x - y) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def load_seconds(checkpoint: Path) -> float:
+    """Seconds to load the cached package and put the style's weights in (this process's cache)."""
+    import torch
+
+    from fst.checkpoint import load_net
+    from fst.stylize import compiled
+    from fst.stylize.stylizer import resolve_precision
+
+    net, _ = load_net(checkpoint)
+    device = torch.device("cpu")
+    start = time.perf_counter()
+    package = compiled.load(net, resolve_precision("auto", device), device, build_if_missing=False)
+    elapsed = time.perf_counter() - start
+    return elapsed if package is not None else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photos", nargs="?", type=Path, help="a folder of JPEGs (default: made from data/demo)")
+    parser.add_argument("--checkpoint", type=Path, default=REPO / "checkpoints" / "starry_night.safetensors")
+    parser.add_argument("--count", type=int, default=16, help="photos to make when no folder is given")
+    parser.add_argument("--size", type=int, default=1024, help="side of the square photos made")
+    parser.add_argument("--mixed", action="store_true", help=f"make photos of the sizes {MIXED_SIZES}")
+    parser.add_argument("--plain-loop", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain_loop:
+        plain_loop(args.checkpoint, *args.plain_loop)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="fst_bench_") as temp:
+        root = Path(temp)
+        photos = args.photos
+        if photos is None:
+            photos = root / "photos"
+            make_photos(photos, MIXED_SIZES if args.mixed else [(args.size, args.size)], args.count)
+        warm = root / "warm"
+        warm.mkdir()
+        for path in sorted(photos.glob("*.jpg"))[:2]:
+            shutil.copy(path, warm / path.name)
+        # An empty package cache of its own: the warm-up run is the first on this "machine".
+        env = {**os.environ, "FST_CACHE_DIR": str(root / "cache")}
+        stylize = [sys.executable, str(REPO / "stylize.py"), "-c", str(args.checkpoint), "--format", "png"]
+        stylize += ["--overwrite", "--no-progress"]
+        rows = [
+            ("plain loop (eager fp32, one at a time)", [sys.executable, __file__, "--checkpoint", str(args.checkpoint), "--plain-loop", str(photos)]),
+            ("warm-up: defaults on 2 images, empty cache", [*stylize, str(warm), "-o"]),
+            ("defaults", [*stylize, str(photos), "-o"]),
+            ("defaults, 2nd run", [*stylize, str(photos), "-o"]),
+            ("defaults, 3rd run", [*stylize, str(photos), "-o"]),
+            ("--compile off", [*stylize, str(photos), "--compile", "off", "-o"]),
+            ("--compile on", [*stylize, str(photos), "--compile", "on", "-o"]),
+        ]
+        count = len(list(photos.glob("*.jpg")))
+        print(f"{count} photos in {photos}; checkpoint {args.checkpoint.name}; {os.cpu_count()} CPUs", flush=True)
+        print(f"| what | wall time | vs plain loop | peak RSS |\n| --- | --- | --- | --- |", flush=True)
+        baseline = None
+        for index, (name, command) in enumerate(rows):
+            out = root / f"out{index}"
+            seconds, rss = timed([*command, str(out)], env)
+            baseline = baseline or seconds
+            ratio = "" if index == 1 else f"{baseline / seconds:.2f}x"
+            print(f"| {name} | {seconds:.1f} s | {ratio} | {rss:.2f} GiB |", flush=True)
+        print(f"loading the cached package with one style's weights: {load_seconds(args.checkpoint) * 1e3:.0f} ms")
+        ratios = [psnr_db(root / "out0" / p.name, root / "out2" / p.name) for p in sorted((root / "out0").iterdir())]
+        print(f"defaults vs plain loop (fp32) PSNR: min {min(ratios):.1f} dB, median {np.median(ratios):.1f} dB")
+
+
+if __name__ == "__main__":
+    main()

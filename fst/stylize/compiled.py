@@ -1,0 +1,187 @@
+"""Compiled nets that outlive the process: AOTInductor packages from `torch.export`, cached on disk.
+
+One package serves every image size and every style of one net architecture: height and width are
+exported as dynamic multiples of the net's stride (and the batch as dynamic), and the weights are
+not baked in but loaded into the package as constants. Building one costs 20-50 s on a 2-core CPU;
+loading it costs milliseconds, so only the first folder job on a machine pays for it.
+
+Packages are keyed by everything that makes compiled code invalid: the architecture, the precision,
+the device (CPU model and instruction set, or GPU name and compute capability), the torch version
+and this module's format version. A torch upgrade or another CPU therefore builds a new package
+instead of loading a stale one. They live in `$FST_CACHE_DIR`, else `$XDG_CACHE_HOME/fst/compiled`,
+else `~/.cache/fst/compiled`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+from torch import nn
+
+from fst.io.atomic import atomic_path
+from fst.models.transformer import TransformerNet
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2  # bump when what is exported changes
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cache_dir() -> Path:
+    """Where packages are kept (created on first use)."""
+    if os.environ.get("FST_CACHE_DIR"):
+        return Path(os.environ["FST_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "fst" / "compiled"
+
+
+def machine_tag(device: torch.device) -> str:
+    """What the compiled code was generated for: the GPU, or the CPU model and its instruction set."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        major, minor = torch.cuda.get_device_capability(index)
+        return f"{torch.cuda.get_device_name(index)} sm{major}{minor} cuda {torch.version.cuda}"
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:  # not Linux
+        return f"{platform.machine()} {platform.processor()}"
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = " ".join(sorted(fields.get("flags", "").split()))
+    return f"{fields.get('model name', platform.machine())} flags {hashlib.sha256(flags.encode()).hexdigest()[:12]}"
+
+
+def package_path(architecture: dict[str, Any], precision: str, device: torch.device) -> Path:
+    """The cache file for this architecture, precision and device on this machine and torch."""
+    key = {
+        "architecture": architecture,
+        "precision": precision,
+        "device": device.type,
+        "machine": machine_tag(device),
+        "torch": torch.__version__,
+        "format": FORMAT_VERSION,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return cache_dir() / f"transformer-{precision}-{device.type}-{digest}.pt2"
+
+
+def autocast(precision: str, device: torch.device) -> AbstractContextManager:
+    dtype = _DTYPES.get(precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+
+
+class _Precision(nn.Module):
+    """The net under autocast inside its own forward: `torch.export` records autocast only there."""
+
+    def __init__(self, net: TransformerNet, precision: str, device_type: str) -> None:
+        super().__init__()
+        self.net = net
+        self.dtype = _DTYPES.get(precision)
+        self.device_type = device_type
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.dtype is None:
+            return self.net(x)
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return self.net(x).float()
+
+
+def export_program(net: TransformerNet, precision: str, device: torch.device) -> torch.export.ExportedProgram:
+    """`torch.export` of the net's own forward: batch dynamic, H and W dynamic multiples of its stride.
+
+    Inputs must already be padded to the stride (`net.pad`): the export then specialises the net's
+    pad and crop to no-ops, and the graph is the net's stages and head only.
+    """
+    stride = net.stride
+    low = -(-net.min_size // stride)  # the smallest side the net accepts unpadded, in strides
+    height = torch.export.Dim("height_in_strides", min=low, max=16384 // stride)
+    width = torch.export.Dim("width_in_strides", min=low, max=16384 // stride)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    # Batch 2 and unequal sides: an example of 1 or of equal sides would be specialised to it.
+    example = torch.rand(2, 3, 16 * stride, 24 * stride, device=device)
+    shapes = {"x": {0: batch, 2: stride * height, 3: stride * width}}
+    # A contiguous copy: the package must be compiled for the layout `CompiledNet` loads weights in.
+    net = copy.deepcopy(net).to(memory_format=torch.contiguous_format).eval()
+    with torch.no_grad():
+        return torch.export.export(_Precision(net, precision, device.type), (example,), dynamic_shapes=shapes)
+
+
+def build(net: TransformerNet, precision: str, device: torch.device, path: Path) -> Path:
+    """Export and compile `net` into an AOTInductor package at `path` (weights left out)."""
+    program = export_program(net, precision, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".part.pt2") as temp:  # the packager insists on .pt2
+        torch._inductor.aoti_compile_and_package(
+            program,
+            package_path=str(temp),
+            # Weights are loaded per style (`CompiledNet`), so one package serves every style; the
+            # constants inductor folds (a norm's affine into a conv, say) are refolded from them at
+            # load time: without this, 7 of 62 tensors stayed baked in and a second style was wrong.
+            inductor_configs={
+                "aot_inductor.package_constants_in_so": False,
+                "aot_inductor.use_runtime_constant_folding": True,
+            },
+        )
+    return path
+
+
+class CompiledNet:
+    """A loaded package with one style's weights: padded (N, 3, H, W) float in, float out."""
+
+    def __init__(self, package: Any, net: TransformerNet) -> None:
+        self.package = package
+        # Named as in the exported wrapper; contiguous: the package was compiled for that layout.
+        state = {f"net.{name}": tensor for name, tensor in net.state_dict().items()}
+        names = package.get_constant_fqns()
+        missing = [name for name in names if name not in state and not name.startswith("_FOLDED_CONST_")]
+        if missing:
+            raise ValueError(f"the package wants weights this net does not have: {missing[:3]}")
+        # The folded constants (`_FOLDED_CONST_*`, bf16 copies of weights) are derived at run time.
+        weights = {name: state[name].contiguous() for name in names if name in state}
+        package.load_constants(weights, check_full_update=False)
+
+    def __call__(self, padded: torch.Tensor) -> torch.Tensor:
+        return self.package(padded.contiguous())
+
+
+def is_cached(net: TransformerNet, precision: str, device: torch.device) -> bool:
+    return package_path(net.architecture(), precision, device).is_file()
+
+
+def load(net: TransformerNet, precision: str, device: torch.device, build_if_missing: bool) -> CompiledNet | None:
+    """The compiled `net` from the cache, built first if missing and allowed; None when unavailable.
+
+    A lock serialises builders, so the ranks of a torchrun job build one package once. A package
+    that fails to load (truncated by a crash, another build of torch) is rebuilt once, if allowed.
+    """
+    path = package_path(net.architecture(), precision, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if not path.is_file() and not build_if_missing:
+            return None
+        for attempt in range(2):
+            if not path.is_file():
+                start = time.perf_counter()
+                log.warning("compiling the net for %s %s once (cached in %s)", device.type, precision, path.parent)
+                build(net, precision, device, path)
+                log.warning("compiled in %.0f s", time.perf_counter() - start)
+            try:
+                index = device.index if device.index is not None else -1
+                return CompiledNet(torch._inductor.aoti_load_package(str(path), device_index=index), net)
+            except Exception as error:  # a bad file must cost a rebuild or the eager net, never the job
+                log.warning("cannot load %s (%s)", path, str(error).splitlines()[0][:200] if str(error) else error)
+                if attempt or not build_if_missing:
+                    return None
+                path.unlink(missing_ok=True)
+    return None

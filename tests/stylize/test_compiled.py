@@ -1,0 +1,66 @@
+"""Compiled packages: one per architecture, precision and machine, any size, any style's weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from fst.models.transformer import TransformerNet
+from fst.stylize import compiled
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_package_key_changes_with_what_invalidates_compiled_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = TransformerNet((8, 16, 32), 1)
+    path = compiled.package_path(net.architecture(), "bf16", CPU)
+    assert path == compiled.package_path(TransformerNet((8, 16, 32), 1).architecture(), "bf16", CPU)
+    assert path != compiled.package_path(TransformerNet((8, 16, 32), 2).architecture(), "bf16", CPU)
+    assert path != compiled.package_path(net.architecture(), "fp32", CPU)
+    monkeypatch.setattr(compiled, "machine_tag", lambda device: "another CPU")
+    assert path != compiled.package_path(net.architecture(), "bf16", CPU)
+    monkeypatch.undo()
+    monkeypatch.setattr(torch, "__version__", "9.9.9")
+    assert path != compiled.package_path(net.architecture(), "bf16", CPU)
+
+
+def test_nothing_is_built_unless_allowed(cache: Path) -> None:
+    assert compiled.load(TransformerNet((8, 16, 32), 1), "fp32", CPU, build_if_missing=False) is None
+    assert not list(cache.glob("*.pt2"))
+
+
+@pytest.mark.slow
+def test_one_package_serves_every_size_and_every_style(cache: Path) -> None:
+    torch.manual_seed(0)
+    first, second = (TransformerNet((8, 16, 32), 1).eval() for _ in range(2))
+    package = compiled.load(first, "fp32", CPU, build_if_missing=True)
+    assert package is not None and len(list(cache.glob("*.pt2"))) == 1
+    for shape in [(2, 3, 36, 52), (1, 3, 8, 8), (1, 3, 96, 64)]:  # padded sizes: multiples of 4
+        image = torch.rand(shape)
+        with torch.no_grad():
+            torch.testing.assert_close(package(image), first(image), atol=1e-4, rtol=0)
+    # The second style's weights in the same package: its own output, nothing rebuilt.
+    other = compiled.load(second, "fp32", CPU, build_if_missing=False)
+    image = torch.rand(1, 3, 40, 44)
+    with torch.no_grad():
+        torch.testing.assert_close(other(image), second(image), atol=1e-4, rtol=0)
+        assert not torch.allclose(other(image), first(image), atol=1e-3)
+
+
+@pytest.mark.slow
+def test_a_damaged_package_is_rebuilt(cache: Path) -> None:
+    net = TransformerNet((8, 16, 32), 1).eval()
+    path = compiled.package_path(net.architecture(), "fp32", CPU)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"truncated by a crash")
+    assert compiled.load(net, "fp32", CPU, build_if_missing=False) is None  # not allowed: eager instead
+    package = compiled.load(net, "fp32", CPU, build_if_missing=True)
+    assert package is not None and path.stat().st_size > 1000
