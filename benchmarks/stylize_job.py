@@ -123,8 +123,9 @@ def main() -> None:
         env = {**os.environ, "FST_CACHE_DIR": str(root / "cache")}
         stylize = [sys.executable, str(REPO / "stylize.py"), "-c", str(args.checkpoint), "--format", "png"]
         stylize += ["--overwrite", "--no-progress"]
+        plain = [sys.executable, __file__, "--checkpoint", str(args.checkpoint), "--plain-loop"]
         rows = [
-            ("plain loop (eager fp32, one at a time)", [sys.executable, __file__, "--checkpoint", str(args.checkpoint), "--plain-loop", str(photos)]),
+            ("plain loop (eager fp32, one at a time)", [*plain, str(photos)]),
             ("warm-up: defaults on 2 images, empty cache", [*stylize, str(warm), "-o"]),
             ("defaults", [*stylize, str(photos), "-o"]),
             ("defaults, 2nd run", [*stylize, str(photos), "-o"]),
@@ -134,7 +135,7 @@ def main() -> None:
         ]
         count = len(list(photos.glob("*.jpg")))
         print(f"{count} photos in {photos}; checkpoint {args.checkpoint.name}; {os.cpu_count()} CPUs", flush=True)
-        print(f"| what | wall time | vs plain loop | peak RSS |\n| --- | --- | --- | --- |", flush=True)
+        print("| what | wall time | vs plain loop | peak RSS |\n| --- | --- | --- | --- |", flush=True)
         baseline = None
         for index, (name, command) in enumerate(rows):
             out = root / f"out{index}"
