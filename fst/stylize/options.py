@@ -17,7 +17,10 @@ class StylizeOptions:
     out_dir: Path
     checkpoints: list[Path]
     format: str | None = None  # None keeps each input's format; "jpg", "png" or "webp" forces one
-    quality: int = 92
+    quality: int = 92  # JPEG and WebP
+    # PNG zlib level: 1 writes 5x faster than PIL's default 6 (0.07 against 0.32 s for a 1024 px
+    # photo on this CPU, where encoding competes with the net for the cores), files 18% larger.
+    png_compression: int = 1
     device: str = "auto"
     precision: Precision = "auto"  # bf16 on CUDA and on CPUs with bf16 instructions, else fp32
     channels_last: bool = True

@@ -56,10 +56,10 @@ def _to_uint8_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
 
 
-def _encode(job: inputs.Job, stylized: torch.Tensor, alpha: Image.Image | None, quality: int) -> None:
+def _encode(job: inputs.Job, stylized: torch.Tensor, alpha: Image.Image | None, options: StylizeOptions) -> None:
     """(3, H, W) uint8 -> file, atomically."""
     image = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
-    save_image_atomic(image, job.target, quality=quality, alpha=alpha)
+    save_image_atomic(image, job.target, options.quality, alpha, options.png_compression)
 
 
 def _batches(
@@ -189,7 +189,7 @@ def run(options: StylizeOptions) -> int:
                     bar.update(len(batch))
                     continue
                 for (job, image), result in zip(batch, stylized, strict=True):
-                    writes.append((job, encoders.submit(_encode, job, result, image.alpha, options.quality)))
+                    writes.append((job, encoders.submit(_encode, job, result, image.alpha, options)))
                 while len(writes) > depth:  # bound the stylized tensors waiting for encoding
                     finish(writes.popleft())
                 bar.update(len(batch))
