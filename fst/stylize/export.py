@@ -1,52 +1,52 @@
-"""Export a loaded stylizer to ONNX (dynamic height and width) or TorchScript for other runtimes."""
+"""Export a loaded net for other runtimes, through `torch.export` (TorchScript is deprecated).
+
+- ONNX (`export_onnx`): the `torch.export`-based exporter; input "image" (N, 3, H, W) RGB in
+  [0, 1], output "stylized" of the same shape.
+- A `torch.export` program (`export_program`, a `.pt2` file): the same contract for PyTorch
+  users, loaded with `torch.export.load(path).module()`; no Python class of fst needed.
+
+Batch, height and width are dynamic; H and W must be multiples of 4 (the net's stride), at least
+8: pad other sizes by reflection at the bottom and right and crop the output back, as fst does
+(`TransformerNet.pad`). Why: with arbitrary symbolic sizes the reflection padding inside the graph
+raises guards `torch.export` cannot prove (pad < size), so the padding stays outside. fp32.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from torch import nn
+
+from fst.models.transformer import TransformerNet
 
 
-class _Deployable(nn.Module):
-    """The net without its Python-side input check (data-dependent control flow does not trace)."""
+def _exported(net: TransformerNet) -> torch.export.ExportedProgram:
+    net = net.float().eval()
+    stride, low = net.stride, -(-net.min_size // net.stride)
+    # Unequal sides and batch 2, so nothing is specialised to the example.
+    example = torch.rand(2, 3, 8 * stride, 10 * stride)
+    dims = {
+        0: torch.export.Dim("batch", min=1, max=1024),
+        2: stride * torch.export.Dim("height_in_strides", min=low, max=16384 // stride),
+        3: stride * torch.export.Dim("width_in_strides", min=low, max=16384 // stride),
+    }
+    with torch.no_grad():
+        return torch.export.export(net, (example,), dynamic_shapes={"x": dims})
 
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image).clamp(0, 1)
-
-
-def export_onnx(net: nn.Module, path: str | Path, opset: int = 17, example_size: int = 64) -> Path:
-    """Write an ONNX model: input "image" (N, 3, H, W) RGB in [0, 1] -> output "stylized", same shape.
-
-    Height and width are dynamic; the net's own pad-to-a-multiple-of-4 and crop are traced with them.
-    """
+def export_onnx(net: TransformerNet, path: str | Path) -> Path:
+    """Write an ONNX model: "image" (N, 3, H, W) in [0, 1] -> "stylized", same shape."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.rand(1, 3, example_size + 2, example_size + 6)  # not a multiple of 4: trace the padding
-    dims = {0: "batch", 2: "height", 3: "width"}
-    torch.onnx.export(
-        _Deployable(net.float().eval()),
-        (example,),
-        str(path),
-        input_names=["image"],
-        output_names=["stylized"],
-        dynamic_axes={"image": dims, "stylized": dims},
-        opset_version=opset,
-        dynamo=False,
-    )
+    program = _exported(net)
+    onnx_program = torch.onnx.export(program, input_names=["image"], output_names=["stylized"], dynamo=True)
+    onnx_program.save(str(path))
     return path
 
 
-def export_torchscript(net: nn.Module, path: str | Path, example_size: int = 64) -> Path:
-    """Write a traced TorchScript module with the same contract as the ONNX file."""
+def export_program(net: TransformerNet, path: str | Path) -> Path:
+    """Write a `torch.export` program (.pt2) with the ONNX file's contract."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.rand(1, 3, example_size + 2, example_size + 6)
-    with torch.no_grad():
-        traced = torch.jit.trace(_Deployable(net.float().eval()), example, check_trace=False)
-    traced.save(str(path))
+    torch.export.save(_exported(net), str(path))
     return path
