@@ -1,87 +1,85 @@
-"""Seconds per image of the net alone in each execution mode, and what compiling costs.
+"""Seconds per image of the net alone in each execution mode, against the CPU's bf16 matmul peak.
 
-    python benchmarks/stylize_net_modes.py --checkpoint checkpoints/starry_night.safetensors
+    python benchmarks/stylize_net_modes.py [--checkpoint ...] [--sizes 1024x1024 768x512 1536x1024]
 
-Modes: eager fp32, eager bf16 + channels-last, torch.compile(dynamic=False) and
-torch.compile(dynamic=True), both bf16 + channels-last. The dynamic graph is then timed on a
-second size to show whether a new size recompiles. Decides `--compile`'s default for mixed folders.
+Modes: eager fp32, eager bf16 + channels-last, and the compiled package (`fst.stylize.compiled`,
+bf16 where native; built into a temporary cache first, its build and load times printed). The
+net's FLOPs are counted by `torch.utils.flop_counter`; the peak is a 4096^3 bf16 matmul.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from fst.models.norms import MaskedNet
-from fst.stylize.buckets import valid_mask
-from fst.stylize.loading import load_stylizer
+from fst.checkpoint import load_net
+from fst.stylize import compiled
+from fst.stylize.stylizer import resolve_precision
 
 
-def seconds_per_call(function: Callable[[], object], repeats: int) -> float:
-    start = time.perf_counter()
+def best_seconds(function: Callable[[], object], repeats: int) -> float:
+    function()  # the first call at a size sets up kernels: not counted
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         function()
-    return (time.perf_counter() - start) / repeats
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_peak(dtype: torch.dtype, side: int = 4096) -> float:
+    a, b = torch.rand(side, side, dtype=dtype), torch.rand(side, side, dtype=dtype)
+    return 2 * side**3 / best_seconds(lambda: a @ b, 3)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/starry_night.safetensors"))
-    parser.add_argument("--size", type=int, nargs=2, default=[1024, 1024], help="height width")
-    parser.add_argument("--other-size", type=int, nargs=2, default=[896, 1152], help="second size, dynamic")
+    parser.add_argument("--sizes", nargs="+", default=["1024x1024", "768x512", "1536x1024"], help="WxH")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--modes", nargs="+", default=["static", "static, inductor freezing", "dynamic"])
     args = parser.parse_args()
-    net, _ = load_stylizer(args.checkpoint)
-    net.eval()
-    x = torch.rand(1, 3, *args.size)
-    x_cl = x.contiguous(memory_format=torch.channels_last)
-    net_cl = net.to(memory_format=torch.channels_last)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, size {args.size}")
-
-    def run(model: Callable, image: torch.Tensor, bf16: bool) -> Callable[[], object]:
-        def call() -> object:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                return model(image)
-
-        return call
-
-    net_fp32 = load_stylizer(args.checkpoint)[0].eval()
-    if "eager" in args.modes:
-        run(net_fp32, x, False)()  # warm-up (oneDNN primitive caches)
-        print(f"eager fp32: {seconds_per_call(run(net_fp32, x, False), args.repeats):.3f} s/img", flush=True)
-        run(net_cl, x_cl, True)()
-        print(f"eager bf16 CL: {seconds_per_call(run(net_cl, x_cl, True), args.repeats):.3f} s/img", flush=True)
-    mask = valid_mask(*args.size, tuple(args.size))
-    masked = MaskedNet(net_cl)
-    modes = {
-        "static": (net_cl, False, False),
-        "static, inductor freezing": (net_cl, False, True),
-        "masked norm (buckets), freezing": (lambda image: masked(image, mask), False, True),
-        "dynamic": (net_cl, True, False),
-    }
-    for label, (model, dynamic, freezing) in modes.items():
-        if label not in args.modes:
-            continue
-        torch._dynamo.reset()
-        torch._inductor.config.freezing = freezing
-        compiled = torch.compile(model, dynamic=dynamic)
+    net, _ = load_net(args.checkpoint)
+    device = torch.device("cpu")
+    precision = resolve_precision("auto", device)
+    peak = matmul_peak(torch.bfloat16)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; bf16 matmul peak {peak / 1e9:.0f} GFLOP/s")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["FST_CACHE_DIR"] = cache
         start = time.perf_counter()
-        run(compiled, x_cl, True)()
-        first = time.perf_counter() - start
-        rate = seconds_per_call(run(compiled, x_cl, True), args.repeats)
-        print(f"compile {label}: {rate:.3f} s/img, first call (compile) {first:.1f} s", flush=True)
-        if dynamic:
-            other = torch.rand(1, 3, *args.other_size).contiguous(memory_format=torch.channels_last)
-            start = time.perf_counter()
-            run(compiled, other, True)()
-            first = time.perf_counter() - start
-            rate = seconds_per_call(run(compiled, other, True), args.repeats)
-            print(f"  dynamic, {args.other_size}: {rate:.3f} s/img, first call {first:.1f} s")
+        compiled.load(net, precision, device, build_if_missing=True)
+        build = time.perf_counter() - start
+        start = time.perf_counter()
+        package = compiled.load(net, precision, device, build_if_missing=False)
+        print(f"compiled package ({precision}): built in {build:.0f} s, loaded in {time.perf_counter() - start:.3f} s")
+        net_cl = load_net(args.checkpoint)[0].to(memory_format=torch.channels_last)
+        for size in args.sizes:
+            width, height = (int(side) for side in size.split("x"))
+            image = torch.rand(1, 3, height, width)
+            with FlopCounterMode(display=False) as counter, torch.no_grad():
+                net(image)
+            flops = counter.get_total_flops()
+
+            def eager_bf16(image: torch.Tensor = image) -> torch.Tensor:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return net_cl(image.contiguous(memory_format=torch.channels_last))
+
+            modes = {
+                "eager fp32": lambda image=image: net(image),
+                "eager bf16 channels-last": eager_bf16,
+                f"compiled package {precision}": lambda image=image: package(net.pad(image)),
+            }
+            for name, function in modes.items():
+                with torch.no_grad():
+                    seconds = best_seconds(function, args.repeats)
+                share = flops / seconds / peak
+                print(f"{size}: {name}: {seconds:.3f} s per image ({flops / 1e9:.0f} GFLOP, {share:.0%} of bf16 peak)")
 
 
 if __name__ == "__main__":
