@@ -119,6 +119,8 @@ def export_program(net: TransformerNet, precision: str, device: torch.device) ->
 
 def build(net: TransformerNet, precision: str, device: torch.device, path: Path) -> Path:
     """Export and compile `net` into an AOTInductor package at `path` (weights left out)."""
+    import torch._inductor  # the compiler: imported only when a package is built
+
     program = export_program(net, precision, device)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".part.pt2") as temp:  # the packager insists on .pt2
@@ -137,22 +139,29 @@ def build(net: TransformerNet, precision: str, device: torch.device, path: Path)
 
 
 class CompiledNet:
-    """A loaded package with one style's weights: padded (N, 3, H, W) float in, float out."""
+    """A loaded package with one style's weights: padded (N, 3, H, W) float in, float out.
 
-    def __init__(self, package: Any, net: TransformerNet) -> None:
-        self.package = package
+    Loaded through the C++ loader itself: `torch._inductor.aoti_load_package` would first import
+    the whole compiler, 1.5 s of every run's start-up; this takes milliseconds.
+    """
+
+    def __init__(self, path: Path, net: TransformerNet, device: torch.device) -> None:
+        index = device.index if device.index is not None else -1
+        self.loader = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, index)
         # Named as in the exported wrapper; contiguous: the package was compiled for that layout.
         state = {f"net.{name}": tensor for name, tensor in net.state_dict().items()}
-        names = package.get_constant_fqns()
+        names = self.loader.get_constant_fqns()
         missing = [name for name in names if name not in state and not name.startswith("_FOLDED_CONST_")]
         if missing:
             raise ValueError(f"the package wants weights this net does not have: {missing[:3]}")
-        # The folded constants (`_FOLDED_CONST_*`, bf16 copies of weights) are derived at run time.
-        weights = {name: state[name].contiguous() for name in names if name in state}
-        package.load_constants(weights, check_full_update=False)
+        # The folded constants (`_FOLDED_CONST_*`, e.g. bf16 copies of weights) are derived from
+        # these at run time. Arguments: use_inactive, check_full_update, user_managed.
+        weights = {name: state[name].to(device).contiguous() for name in names if name in state}
+        self.loader.load_constants(weights, False, False, False)
 
     def __call__(self, padded: torch.Tensor) -> torch.Tensor:
-        return self.package(padded.contiguous())
+        (stylized,) = self.loader.run([padded.contiguous()])
+        return stylized
 
 
 def is_cached(net: TransformerNet, precision: str, device: torch.device) -> bool:
@@ -177,8 +186,7 @@ def load(net: TransformerNet, precision: str, device: torch.device, build_if_mis
                 build(net, precision, device, path)
                 log.warning("compiled in %.0f s", time.perf_counter() - start)
             try:
-                index = device.index if device.index is not None else -1
-                return CompiledNet(torch._inductor.aoti_load_package(str(path), device_index=index), net)
+                return CompiledNet(path, net, device)
             except Exception as error:  # a bad file must cost a rebuild or the eager net, never the job
                 log.warning("cannot load %s (%s)", path, str(error).splitlines()[0][:200] if str(error) else error)
                 if attempt or not build_if_missing:
