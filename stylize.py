@@ -41,9 +41,10 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
         choices=["auto", "on", "off"],
         default="auto",
         help="auto: run the compiled net when cached; build it (once per machine and torch) for jobs of "
-        "at least --compile-min-images whole images; off: the eager net",
+        "at least --compile-min-images whole images and --compile-min-mpx megapixels; off: the eager net",
     )
     p.add_argument("--compile-min-images", type=int, default=2, help="whole images that justify a build")
+    p.add_argument("--compile-min-mpx", type=float, default=2.0, help="megapixels that justify a build")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     p.add_argument("--batch-size", type=int, default=0, help="same-size images per batch; 0: 1 on CPU, 4 on CUDA")
     p.add_argument("--workers", type=int, default=2, help="decode/encode threads")
@@ -59,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
         png_compression=a.png_compression,
         strength=a.strength, preserve_color=a.preserve_color, content_scale=a.content_scale, device=a.device,
         precision=a.precision, compile=a.compile, compile_min_images=a.compile_min_images,
+        compile_min_mpx=a.compile_min_mpx,
         channels_last=a.channels_last, batch_size=a.batch_size,
         workers=a.workers, max_pixels=a.max_pixels, tile_size=a.tile_size, overlap=a.overlap,
         output_head=a.output_head, overwrite=a.overwrite, progress=a.progress,

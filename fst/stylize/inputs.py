@@ -147,13 +147,19 @@ def header_size(path: Path) -> tuple[int, int] | None:
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
-def count_whole_images(jobs: list[Job], max_pixels: int, content_scale: float = 1.0, enough: int = 2) -> int:
-    """How many jobs (up to `enough`) the net will see whole, not in tiles: headers only, no decode."""
-    count = 0
+def whole_image_work(
+    jobs: list[Job], max_pixels: int, content_scale: float = 1.0, enough: tuple[int, float] = (2, 2.0)
+) -> tuple[int, float]:
+    """(images, megapixels) the net will see whole, not in tiles, from headers only (no decode).
+
+    Stops reading headers once both reach `enough`: a 100k-file folder is not scanned for a yes.
+    """
+    count, megapixels = 0, 0.0
     for job in jobs:
         size = header_size(job.source)
-        if size is not None and size[0] * size[1] * content_scale**2 <= max_pixels:
-            count += 1
-            if count >= enough:
+        pixels = size[0] * size[1] * content_scale**2 if size else 0
+        if size is not None and pixels <= max_pixels:
+            count, megapixels = count + 1, megapixels + pixels / 1e6
+            if count >= enough[0] and megapixels >= enough[1]:
                 break
-    return count
+    return count, megapixels

@@ -24,10 +24,12 @@ class StylizeOptions:
     device: str = "auto"
     precision: Precision = "auto"  # bf16 on CUDA and on CPUs with bf16 instructions, else fp32
     channels_last: bool = True
-    # auto: use the compiled package when it is cached; build it (once per machine, 20-50 s) when
-    # the job plans at least `compile_min_images` whole images, so a one-off image never waits.
+    # auto: use the compiled package when it is cached; build it (once per machine, 45-55 s here)
+    # when the job plans at least `compile_min_images` whole images of `compile_min_mpx` megapixels
+    # in all, so a one-off image, or the four small demo photos, never wait for it.
     compile: Literal["auto", "on", "off"] = "auto"
     compile_min_images: int = 2
+    compile_min_mpx: float = 2.0
     batch_size: int = 0  # 0: 1 on CPU (batching measured slower at 512 and 1024 px), 4 on CUDA
     workers: int = 2
     overwrite: bool = False

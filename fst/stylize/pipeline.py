@@ -104,16 +104,18 @@ def _compiled(
     """The net's compiled package, used whenever it is cached.
 
     Built when `--compile on`, or on `auto` when the job holds at least `compile_min_images` whole
-    (untiled) images, counted from the file headers before anything is decoded.
+    (untiled) images of `compile_min_mpx` megapixels in all, counted from the file headers before
+    anything is decoded: a folder job pays the build once per machine, a one-off image or a few
+    small ones (the demo) never wait for it.
     """
     if options.compile == "off" or not jobs:
         return None
     precision = resolve_precision(options.precision, device)
-    build = options.compile == "on" or (
-        not compiled.is_cached(net, precision, device)
-        and inputs.count_whole_images(jobs, options.max_pixels, options.content_scale, options.compile_min_images)
-        >= options.compile_min_images
-    )
+    build = options.compile == "on"
+    if not build and not compiled.is_cached(net, precision, device):
+        enough = (options.compile_min_images, options.compile_min_mpx)
+        images, megapixels = inputs.whole_image_work(jobs, options.max_pixels, options.content_scale, enough)
+        build = images >= enough[0] and megapixels >= enough[1]
     return compiled.load(net, precision, device, build_if_missing=build)
 
 

@@ -3,8 +3,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from fst.stylize.inputs import collect_inputs, plan_jobs, rank_and_world_size, shard
+from fst.stylize.inputs import (
+    Job,
+    collect_inputs,
+    header_size,
+    plan_jobs,
+    rank_and_world_size,
+    shard,
+    whole_image_work,
+)
+
+from .helpers import noise_image
 
 
 def make_tree(root: Path) -> None:
@@ -72,3 +83,19 @@ def test_rank_from_torchrun_and_slurm() -> None:
     assert rank_and_world_size({"SLURM_PROCID": "3", "SLURM_NTASKS": "4"}) == (3, 4)
     with pytest.raises(ValueError):
         rank_and_world_size({"RANK": "2", "WORLD_SIZE": "2"})
+
+
+def test_whole_image_work_reads_headers_with_exif_rotation(tmp_path: Path) -> None:
+    rotated = noise_image(60, 20)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed as 20 x 60
+    rotated.save(tmp_path / "rotated.jpg", exif=exif)
+    assert header_size(tmp_path / "rotated.jpg") == (20, 60)
+    noise_image(100, 100).save(tmp_path / "big.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert header_size(tmp_path / "broken.jpg") is None
+    jobs = [Job(tmp_path / name, tmp_path / "out" / name, "s") for name in ("rotated.jpg", "big.png", "broken.jpg")]
+    # big.png (10,000 px) is over max_pixels: tiled, not whole; broken.jpg counts as nothing.
+    assert whole_image_work(jobs, max_pixels=5000, enough=(9, 9.0)) == (1, 0.0012)
+    assert whole_image_work(jobs, max_pixels=20000, enough=(1, 0.0)) == (1, 0.0012)  # stops early
+    assert whole_image_work(jobs, max_pixels=5000, content_scale=0.5, enough=(9, 9.0)) == (2, 0.0028)

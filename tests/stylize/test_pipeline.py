@@ -132,16 +132,24 @@ def test_demo_defaults_on_real_images(tmp_path: Path, tiny_checkpoint: Path) -> 
     assert len(list(tmp_path.glob("*.jpg"))) == 4 and str(tmp_path) in result.stderr
 
 
-def test_a_one_off_image_never_waits_for_a_compile(
+def test_a_one_off_image_or_a_few_small_ones_never_wait_for_a_compile(
     tmp_path: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "empty_cache"
     monkeypatch.setenv("FST_CACHE_DIR", str(cache))
-    noise_image(50, 40).save(tmp_path / "one.png")
-    huge = tmp_path / "huge.png"  # tiled (over max_pixels): does not count as work for the compiled net
-    noise_image(80, 80, seed=1).save(huge)
-    auto = options(tmp_path, tmp_path / "out", tiny_checkpoint, compile="auto", max_pixels=5000, tile_size=48)
+    one = tmp_path / "one"
+    one.mkdir()
+    noise_image(50, 40).save(one / "one.png")
+    noise_image(80, 80, seed=1).save(one / "huge.png")  # tiled (over max_pixels): not work for the package
+    auto = options(one, tmp_path / "out", tiny_checkpoint, compile="auto", max_pixels=5000, tile_size=48)
     assert run(auto) == 0
+    assert "eager net" in capsys.readouterr().err
+    # Two whole images, but far below `compile_min_mpx` (the demo's four photos are 0.9 MP).
+    few = tmp_path / "few"
+    few.mkdir()
+    for index in range(2):
+        noise_image(50, 40, seed=index).save(few / f"{index}.png")
+    assert run(options(few, tmp_path / "out2", tiny_checkpoint, compile="auto", compile_min_mpx=0.1)) == 0
     assert "eager net" in capsys.readouterr().err
     assert not list(cache.glob("*.pt2"))
 
@@ -157,7 +165,8 @@ def test_a_folder_job_compiles_once_and_later_runs_load_it(
     photos.mkdir()
     for index, size in enumerate(sizes):
         noise_image(*size, seed=index).save(photos / f"in{index}.png")
-    assert run(options(photos, tmp_path / "compiled", tiny_checkpoint, compile="auto")) == 0
+    auto = {"compile": "auto", "compile_min_mpx": 0.005}  # 2 whole images of 5,000 px or more
+    assert run(options(photos, tmp_path / "compiled", tiny_checkpoint, **auto)) == 0
     assert "compiled net" in capsys.readouterr().err
     assert len(list(cache.glob("*.pt2"))) == 1
     assert run(options(photos, tmp_path / "eager", tiny_checkpoint, compile="off")) == 0
@@ -174,5 +183,5 @@ def test_a_folder_job_compiles_once_and_later_runs_load_it(
     single.mkdir()
     noise_image(30, 30, seed=9).save(single / "x.png")
     capsys.readouterr()
-    assert run(options(single, tmp_path / "later", tiny_checkpoint, compile="auto")) == 0
+    assert run(options(single, tmp_path / "later", tiny_checkpoint, **auto)) == 0
     assert "compiled net" in capsys.readouterr().err
