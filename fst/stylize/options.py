@@ -24,7 +24,7 @@ class StylizeOptions:
     device: str = "auto"
     precision: Precision = "auto"  # bf16 on CUDA and on CPUs with bf16 instructions, else fp32
     channels_last: bool = True
-    # auto: use the compiled package when it is cached; build it (once per machine, 45-55 s here)
+    # auto: use the compiled package when it is cached; build it (once per machine, 43-60 s here)
     # when the job plans at least `compile_min_images` whole images of `compile_min_mpx` megapixels
     # in all, so a one-off image, or the four small demo photos, never wait for it.
     compile: Literal["auto", "on", "off"] = "auto"
