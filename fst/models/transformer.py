@@ -5,8 +5,8 @@ input's exact height and width for any size: the input is reflection-padded to a
 the total stride and the output cropped back.
 
 The forward is written once, `crop(head(stages(pad(x))))`, and its parts are public: tiling runs
-the stages in slices, and variants of the net (masked or whole-image norm statistics,
-`fst.models.norms`) swap its instance norms with `with_norms` instead of copying the forward.
+the stages in slices, and variants of the net (whole-image norm statistics, `fst.models.norms`)
+swap its instance norms with `with_norms` instead of copying the forward.
 """
 
 from __future__ import annotations

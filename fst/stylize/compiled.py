@@ -2,8 +2,9 @@
 
 One package serves every image size and every style of one net architecture: height and width are
 exported as dynamic multiples of the net's stride (and the batch as dynamic), and the weights are
-not baked in but loaded into the package as constants. Building one costs 20-50 s on a 2-core CPU;
-loading it costs milliseconds, so only the first folder job on a machine pays for it.
+not baked in but loaded into the package as constants. Building one costs 43-60 s on a 2-core CPU;
+loading it costs milliseconds, so only the first folder job on a machine pays for it. A machine
+that cannot build one (no C++ compiler, say) runs the eager net, with one warning.
 
 Packages are keyed by everything that makes compiled code invalid: the architecture, the precision,
 the device (CPU model and instruction set, or GPU name and compute capability), the torch version
@@ -19,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -29,6 +29,7 @@ import torch
 from filelock import FileLock
 from torch import nn
 
+from fst.device import cpu_info
 from fst.io.atomic import atomic_path
 from fst.models.transformer import TransformerNet
 
@@ -52,14 +53,8 @@ def machine_tag(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         major, minor = torch.cuda.get_device_capability(index)
         return f"{torch.cuda.get_device_name(index)} sm{major}{minor} cuda {torch.version.cuda}"
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:  # not Linux
-        return f"{platform.machine()} {platform.processor()}"
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    flags = " ".join(sorted(fields.get("flags", "").split()))
-    return f"{fields.get('model name', platform.machine())} flags {hashlib.sha256(flags.encode()).hexdigest()[:12]}"
+    model, flags = cpu_info()
+    return f"{model} flags {hashlib.sha256(' '.join(sorted(flags)).encode()).hexdigest()[:12]}"
 
 
 def package_path(architecture: dict[str, Any], precision: str, device: torch.device) -> Path:
@@ -183,13 +178,21 @@ def load(net: TransformerNet, precision: str, device: torch.device, build_if_mis
             if not path.is_file():
                 start = time.perf_counter()
                 log.warning("compiling the net for %s %s once (cached in %s)", device.type, precision, path.parent)
-                build(net, precision, device, path)
+                try:
+                    build(net, precision, device, path)
+                except Exception as error:  # no compiler, an unsupported op: the eager net still works
+                    log.warning("cannot compile the net, running it eagerly (%s)", _first_line(error))
+                    return None
                 log.warning("compiled in %.0f s", time.perf_counter() - start)
             try:
                 return CompiledNet(path, net, device)
             except Exception as error:  # a bad file must cost a rebuild or the eager net, never the job
-                log.warning("cannot load %s (%s)", path, str(error).splitlines()[0][:200] if str(error) else error)
+                log.warning("cannot load %s (%s)", path, _first_line(error))
                 if attempt or not build_if_missing:
                     return None
                 path.unlink(missing_ok=True)
     return None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]

@@ -7,10 +7,10 @@ tiles (`tiling.py`) for images over the pixel budget or out of memory, and appli
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 import torch
 
+from fst.device import cpu_info
 from fst.models.transformer import TransformerNet
 from fst.resize import resize
 from fst.stylize import controls, tiling
@@ -20,11 +20,7 @@ from fst.stylize.options import Precision, StylizeOptions
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux: stay with fp32
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_info()[1])
 
 
 def resolve_precision(precision: Precision, device: torch.device) -> Precision:

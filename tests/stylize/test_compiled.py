@@ -64,3 +64,19 @@ def test_a_damaged_package_is_rebuilt(cache: Path) -> None:
     assert compiled.load(net, "fp32", CPU, build_if_missing=False) is None  # not allowed: eager instead
     package = compiled.load(net, "fp32", CPU, build_if_missing=True)
     assert package is not None and path.stat().st_size > 1000
+
+
+def test_a_machine_that_cannot_compile_runs_the_eager_net(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_compiler(*args: object) -> None:
+        raise RuntimeError("g++: command not found")
+
+    monkeypatch.setattr(compiled, "build", no_compiler)
+    assert compiled.load(TransformerNet((8, 16, 32), 1), "fp32", CPU, build_if_missing=True) is None
+    assert not list(cache.glob("*.pt2"))
+
+
+def test_cpu_description_is_read_once() -> None:
+    from fst.device import cpu_info
+
+    assert cpu_info() is cpu_info()  # cached: the cache key is computed per style and per check
+    assert compiled.machine_tag(CPU) == compiled.machine_tag(CPU)
