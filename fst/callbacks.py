@@ -27,11 +27,7 @@ class ExportInferenceFile(L.Callback):
             module.net,
             path,
             {
-                "style": {
-                    "name": module.style_name,
-                    "file": Path(module.style_image).name,
-                    "sha256": module.style_sha256,
-                },
+                **module.style_metadata(),
                 "loss": module.loss.config(),
                 "steps": trainer.global_step,
                 "image_size": self.image_size,

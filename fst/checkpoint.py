@@ -1,8 +1,9 @@
 """The small inference file: transform-net weights in safetensors plus JSON metadata.
 
 Metadata (header key "fst", a JSON object) holds everything needed to rebuild and describe the
-net: `architecture` (TransformerNet's constructor arguments), `style` (name, sha256), `loss`,
-`steps`, `image_size`, `fst_version`. Loading never unpickles anything.
+net: `architecture` (the net's constructor arguments), `style` (name, file, sha256) or, for a
+multi-style net, `styles` (one such entry per style, in the net's order), `loss`, `steps`,
+`image_size`, `fst_version`. Loading never unpickles anything.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 import fst
 from fst.io.atomic import atomic_path
+from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 
 METADATA_KEY = "fst"
@@ -51,12 +53,16 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TransformerNet, dict[str, Any]]:
-    """Rebuild the net from an exported file; returns (net in eval mode, metadata)."""
+    """Rebuild the net from an exported file; returns (net in eval mode, metadata).
+
+    The net is a `MultiStyleNet` when the file holds several styles (`style_names` in its architecture).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     metadata = read_metadata(path)
-    net = TransformerNet(**metadata["architecture"])
+    architecture = metadata["architecture"]
+    net = MultiStyleNet(**architecture) if "style_names" in architecture else TransformerNet(**architecture)
     try:
         net.load_state_dict(load_file(str(path), device=str(map_location)))
     except RuntimeError as error:

@@ -38,6 +38,11 @@ def run_dir(ckpt_path: str | None, runs: str) -> str:
     return f"{runs}/{run_id()}"
 
 
+def style_names(entries: Sequence[str]) -> list[str]:
+    """Style names of `styles` entries: a name stays, a path to an image is named by its stem."""
+    return [Path(entry).stem if ("/" in entry or "." in entry) else entry for entry in entries]
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
@@ -45,6 +50,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
     if not OmegaConf.has_resolver("run_dir"):
         OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True)
+    if not OmegaConf.has_resolver("style_names"):
+        OmegaConf.register_new_resolver("style_names", style_names)
 
 
 def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:

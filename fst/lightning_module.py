@@ -1,19 +1,26 @@
-"""`StyleTransferModule`: one training step of the transform net against the perceptual loss."""
+"""Lightning modules: one training step of a transform net against the perceptual loss.
+
+- `StyleTransferModule`: one style, a `TransformerNet`.
+- `MultiStyleTransferModule`: several styles at once, a `MultiStyleNet` (conditional instance norm).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
 from torchvision.utils import make_grid
 
+from fst.checkpoint import load_net
+from fst.config import style_names
 from fst.io.images import load_rgb, load_tensor
 from fst.losses.perceptual import PerceptualLoss
-from fst.losses.targets import StyleTarget
+from fst.losses.targets import GramTarget, StyleTarget
+from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 
 log = logging.getLogger(__name__)
@@ -86,13 +93,21 @@ class StyleTransferModule(L.LightningModule):
     def on_validation_start(self) -> None:
         self._ensure_style_target()
 
+    def style_metadata(self) -> dict:
+        """What the exported file says about the style(s) it was trained on."""
+        return {"style": {"name": self.style_name, "file": Path(self.style_image).name, "sha256": self.style_sha256}}
+
     def forward(self, content: torch.Tensor) -> torch.Tensor:
         return self.net(content)
 
+    def stylize_for_training(self, batch: torch.Tensor) -> tuple[torch.Tensor, StyleTarget]:
+        """The stylised batch and the style target each entry must match."""
+        return self.net(batch), self.style_target
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         batch = batch.contiguous(memory_format=self.memory_format)
-        stylized = self.net(batch)
-        terms = self.loss(stylized, batch, self.style_target)
+        stylized, style_target = self.stylize_for_training(batch)
+        terms = self.loss(stylized, batch, style_target)
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False)
         self.log("loss", terms["total"].detach(), prog_bar=True, logger=False)
         if self.global_step % self.log_images_every_n_steps == 0:
@@ -132,4 +147,110 @@ class StyleTransferModule(L.LightningModule):
         experiment.add_image(tag, make_grid(pairs, nrow=2, padding=2), self.global_step)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.net.parameters())
+        return self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
+
+
+class MultiStyleTransferModule(StyleTransferModule):
+    """Trains a `MultiStyleNet` on several style images at once (Dumoulin et al. 2017).
+
+    Batch entry i of step t gets style (t * N + i) mod S: every batch mixes styles, every style
+    trains equally often, and a resumed run sees exactly the styles the killed one would have.
+
+    Args:
+        styles: the style images, in the net's order: a name (`<style_dir>/<name>.jpg`) or a path
+            (named by its stem).
+        style_dir: where names are looked up.
+        name: the run's name, also the exported file's.
+        train_styles: styles whose norm rows train; default all of them, convolutions too. A subset
+            trains only its rows with the convolutions frozen: the paper's way to add a style.
+        init_from: an exported fst file to start from (`MultiStyleNet.load_shared`).
+    """
+
+    def __init__(
+        self,
+        net: MultiStyleNet,
+        loss: PerceptualLoss,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        styles: Sequence[str],
+        style_dir: str,
+        name: str,
+        train_styles: Sequence[str] | None = None,
+        init_from: str | None = None,
+        log_images_every_n_steps: int = 500,
+        channels_last: bool = False,
+    ) -> None:
+        paths = dict(zip(style_names(styles), (_style_path(e, style_dir) for e in styles), strict=True))
+        if list(paths) != net.style_names:
+            raise ValueError(f"the net's styles {net.style_names} differ from the style images' {list(paths)}")
+        first_image = next(iter(paths.values()))
+        super().__init__(net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last)
+        self.style_paths = paths
+        for path in paths.values():
+            load_rgb(path)  # every style image fails now, in one line
+        self.style_sha256s = {style: file_sha256(path) for style, path in paths.items()}
+        unknown = [s for s in train_styles or () if s not in paths]
+        if unknown:
+            raise ValueError(f"train_styles: {unknown[0]!r} is not one of {list(paths)}")
+        self.train_indices = [net.style_names.index(s) for s in train_styles or paths]
+        if init_from:
+            net.load_shared(load_net(init_from)[0])
+        if train_styles:
+            self._train_only_rows(net, self.train_indices)
+        self.style_bank: dict[str, torch.Tensor] | None = None  # {layer: (S, C, C)} Gram targets
+
+    @staticmethod
+    def _train_only_rows(net: MultiStyleNet, rows: list[int]) -> None:
+        mask = torch.zeros(len(net.style_names), 1)
+        mask[rows] = 1.0
+        for parameter in net.parameters():
+            parameter.requires_grad_(False)
+        for norm in net.norms:
+            for parameter in (norm.weight, norm.bias):
+                parameter.requires_grad_(True)
+                # Zero gradients on the frozen rows; Adam's moments there stay zero, so they never move.
+                parameter.register_hook(lambda grad, mask=mask: grad * mask.to(grad.device, grad.dtype))
+
+    def style_metadata(self) -> dict:
+        return {
+            "styles": [
+                {"name": style, "file": Path(path).name, "sha256": self.style_sha256s[style]}
+                for style, path in self.style_paths.items()
+            ]
+        }
+
+    def _ensure_style_target(self) -> None:
+        if self.style_bank is None:
+            targets = [
+                self.loss.style_target(load_tensor(path).unsqueeze(0).to(self.device))
+                for path in self.style_paths.values()
+            ]
+            self.style_bank = {layer: torch.cat([t.grams[layer] for t in targets]) for layer in targets[0].grams}
+
+    def styles_for_step(self, batch_size: int) -> torch.Tensor:
+        """Style indices (N,) of this step's batch entries on this process."""
+        first = (self.global_step * self.trainer.world_size + self.global_rank) * batch_size
+        order = torch.tensor(self.train_indices)
+        return order[(first + torch.arange(batch_size)) % len(order)]
+
+    def target_for(self, styles: torch.Tensor) -> GramTarget:
+        assert self.style_bank is not None
+        return GramTarget({layer: grams[styles.to(grams.device)] for layer, grams in self.style_bank.items()})
+
+    def stylize_for_training(self, batch: torch.Tensor) -> tuple[torch.Tensor, StyleTarget]:
+        styles = self.styles_for_step(len(batch))
+        return self.net(batch, styles.to(batch.device)), self.target_for(styles)
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        totals: dict[str, torch.Tensor] = {}
+        for index in self.train_indices:
+            styles = torch.full((len(batch),), index)
+            stylized = self.net(batch, styles.to(batch.device))
+            for key, value in self.loss(stylized, batch, self.target_for(styles)).items():
+                totals[key] = totals.get(key, 0) + value / len(self.train_indices)
+            if batch_idx == 0:
+                self._log_grid(f"val/images/{self.net.style_names[index]}", batch, stylized)
+        self.log_dict({f"val/{k}": v for k, v in totals.items()}, sync_dist=True, batch_size=len(batch))
+
+
+def _style_path(entry: str, style_dir: str) -> str:
+    return entry if ("/" in entry or "." in entry) else str(Path(style_dir) / f"{entry}.jpg")
