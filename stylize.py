@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from fst.stylize.pipeline import StylizeOptions, run
+from fst.stylize.pipeline import StylizeOptions, list_styles, run
 
 DEMO = {"inputs": "data/demo", "checkpoint": "checkpoints/starry_night.safetensors", "out": "outputs/demo"}
 
 
-def parse_args(argv: list[str] | None = None) -> StylizeOptions:
+def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
+    """The run's options; None for `--list-styles`."""
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("inputs", nargs="?", default=DEMO["inputs"], help="file, folder, glob or .txt list")
     p.add_argument(
@@ -19,9 +20,19 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
         "--checkpoint",
         nargs="+",
         type=Path,
-        default=[Path(DEMO["checkpoint"])],
-        help=".safetensors (fst), .ckpt (Lightning) or .pth (pytorch/examples); several = one output each",
+        help=".safetensors (fst), .ckpt (Lightning) or .pth (pytorch/examples); several = one output each; "
+        f"a multi-style file runs each of its styles (default without --style: {DEMO['checkpoint']})",
     )
+    p.add_argument(
+        "-s",
+        "--style",
+        nargs="+",
+        default=[],
+        metavar="NAME[=W,NAME=W]",
+        help="shipped style(s) by name (or from -c files); NAME=0.6,OTHER=0.4 mixes styles of one multi-style "
+        "net; several = one output each",
+    )
+    p.add_argument("--list-styles", action="store_true", help="print the shipped styles and their files, then exit")
     p.add_argument("-o", "--out", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)")
     p.add_argument("--format", choices=["jpg", "png", "webp"], help="force an output format (default: keep)")
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality")
@@ -55,8 +66,11 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     p.add_argument("--overwrite", action="store_true", help="redo existing outputs (default: skip = resume)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     a = p.parse_args(argv)
+    if a.list_styles:
+        return None
+    checkpoints = a.checkpoint or ([] if a.style else [Path(DEMO["checkpoint"])])
     return StylizeOptions(
-        inputs=a.inputs, out_dir=a.out, checkpoints=a.checkpoint, format=a.format, quality=a.quality,
+        inputs=a.inputs, out_dir=a.out, checkpoints=checkpoints, styles=a.style, format=a.format, quality=a.quality,
         png_compression=a.png_compression,
         strength=a.strength, preserve_color=a.preserve_color, content_scale=a.content_scale, device=a.device,
         precision=a.precision, compile=a.compile, compile_min_images=a.compile_min_images,
@@ -67,5 +81,10 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions:
     )  # fmt: skip
 
 
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    return list_styles() if options is None else run(options)
+
+
 if __name__ == "__main__":
-    sys.exit(run(parse_args()))
+    sys.exit(main())

@@ -24,8 +24,11 @@ def main(cfg: DictConfig) -> None:
 def fit(cfg: DictConfig) -> None:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data, _convert_="all")
+    # Plain lists and dicts (_convert_): the module's hyperparameters go into checkpoints, and
+    # torch.load(weights_only=True) refuses OmegaConf containers on resume.
     module = instantiate(
         cfg.module,
+        _convert_="all",
         net=instantiate(cfg.model, _convert_="all"),
         loss=instantiate(cfg.loss, _convert_="all"),
         optimizer=instantiate(cfg.optimizer, _convert_="all"),

@@ -63,16 +63,26 @@ def setup(tmp_path: Path, photo_folder: Path, vgg_file: Path) -> tuple[Path, Pat
     return tmp_path / "runs", photo_folder, style, vgg_file
 
 
-def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, Path, Path]) -> None:
+def multi_style_args(folder: Path) -> tuple[str, ...]:
+    """Overrides that train a two-style `MultiStyleNet` (experiment=six_paintings's model and module)."""
+    styles = [folder / "first.png", folder / "second.png"]
+    for seed, path in enumerate(styles):
+        random_photo(48, 40, seed=20 + seed).save(path)
+    return ("experiment=six_paintings", f"styles=[{styles[0]},{styles[1]}]")
+
+
+@pytest.mark.parametrize("multi_style", [False, True], ids=["single-style", "multi-style"])
+def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, Path, Path], multi_style: bool) -> None:
     runs, photos, style, vgg = setup
+    variant = multi_style_args(style.parent) if multi_style else ()
     subprocess.run(
-        train_command(runs, photos, style, vgg), env=environment("straight"), check=True, capture_output=True
+        train_command(runs, photos, style, vgg, *variant), env=environment("straight"), check=True, capture_output=True
     )
 
     # Second run: SIGKILL it once the step-4 checkpoint exists, then resume from that checkpoint.
     killed_dir = runs / "tiny" / "killed" / "checkpoints"
     process = subprocess.Popen(
-        train_command(runs, photos, style, vgg, "trainer.max_steps=1000"),
+        train_command(runs, photos, style, vgg, *variant, "trainer.max_steps=1000"),
         env=environment("killed"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -87,7 +97,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     checkpoint = torch.load(killed_dir / "step000004.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["global_step"] == 4
     subprocess.run(
-        train_command(runs, photos, style, vgg, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
+        train_command(runs, photos, style, vgg, *variant, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
         env=environment("resumed"),
         check=True,
         capture_output=True,
@@ -100,8 +110,16 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert torch.allclose(straight[key], resumed[key], rtol=1e-5, atol=1e-6), key
-    _, metadata = load_net(killed_dir / "tiny.safetensors")
-    assert metadata["steps"] == 8 and metadata["style"]["name"] == "tiny"
+    net, metadata = load_net(killed_dir / "tiny.safetensors")
+    assert metadata["steps"] == 8
+    if multi_style:
+        assert net.style_names == ["first", "second"]
+        assert [s["name"] for s in metadata["styles"]] == ["first", "second"]
+        assert all(len(s["sha256"]) == 64 for s in metadata["styles"])
+        norm = next(k for k in straight if straight[k].dim() == 2)
+        assert not torch.equal(straight[norm][0], straight[norm][1])  # each style trained its own row
+    else:
+        assert metadata["style"]["name"] == "tiny"
 
 
 def test_run_writes_tensorboard_scalars_images_and_export(setup: tuple[Path, Path, Path, Path]) -> None:

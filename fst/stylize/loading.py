@@ -22,7 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from fst.checkpoint import METADATA_KEY, CheckpointError, load_net
+from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
+from fst.zoo import StyleMix, mix_name
 
 # pytorch/examples layer name -> ours (see fst/models/transformer.py for our nesting).
 _EXAMPLES_NAMES = {
@@ -128,7 +130,10 @@ def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | N
 
 
 def load_stylizer(
-    path: str | Path, output_head: str = "clamp", device: str | torch.device = "cpu"
+    path: str | Path,
+    output_head: str = "clamp",
+    device: str | torch.device = "cpu",
+    style: StyleMix | None = None,
 ) -> tuple[TransformerNet, dict[str, Any]]:
     """Load any supported checkpoint as an eval-mode `TransformerNet` in the [0, 1] convention.
 
@@ -136,6 +141,7 @@ def load_stylizer(
         path: `.safetensors` (fst export or bare state dict), Lightning `.ckpt`, or pytorch/examples
             `.pth`/`.model`.
         output_head: for formats that do not record it (`.ckpt`, `.pth`): "clamp" or "tanh".
+        style: for a multi-style file, the style or mix {name: weight} to fold into a plain net.
 
     Returns:
         (net, metadata): metadata holds at least `name` (the style name) and `format`.
@@ -148,11 +154,18 @@ def load_stylizer(
         raise CheckpointError(f"{path}: no such checkpoint")
     if path.suffix == ".safetensors" and _has_fst_metadata(path):
         net, metadata = load_net(path)
-        return net.to(device), {
-            "name": metadata.get("style", {}).get("name", path.stem),
-            **metadata,
-            "format": "fst",
-        }
+        name = metadata.get("style", {}).get("name", path.stem)
+        if isinstance(net, MultiStyleNet):
+            if not style:
+                raise CheckpointError(f"{path}: holds {len(net.style_names)} styles; choose with --style NAME")
+            try:
+                net = net.blend(style)
+            except (KeyError, ValueError) as error:
+                raise CheckpointError(f"{path}: {error.args[0]}") from None
+            name = mix_name(style)
+        elif style and set(style) != {name}:
+            raise CheckpointError(f"{path}: holds only the style {name!r}, not {', '.join(style)}")
+        return net.to(device), {**metadata, "name": name, "format": "fst"}
     state, meta = _read_state(path)
     meta = meta or {"format": "state-dict", "name": path.stem}
     state = strip_prefixes({k: v for k, v in state.items() if not k.startswith("loss.")})

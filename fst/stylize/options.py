@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +15,8 @@ class StylizeOptions:
 
     inputs: str
     out_dir: Path
-    checkpoints: list[Path]
+    checkpoints: list[Path]  # empty: the shipped styles (with `styles`)
+    styles: list[str] = field(default_factory=list)  # --style specs: `name` or `name=w,name=w`
     format: str | None = None  # None keeps each input's format; "jpg", "png" or "webp" forces one
     quality: int = 92  # JPEG and WebP
     # PNG zlib level: 1 writes 5x faster than PIL's default 6 (0.07 against 0.32 s for a 1024 px

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from fst import zoo
 from fst.checkpoint import CheckpointError
 from fst.device import resolve_device
 from fst.io.images import (
@@ -34,7 +35,7 @@ from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer, resolve_precision, stack_images
 
-__all__ = ["StylizeOptions", "resolve_precision", "run"]
+__all__ = ["StylizeOptions", "list_styles", "resolve_precision", "run"]
 
 
 @dataclass
@@ -130,13 +131,17 @@ def run(options: StylizeOptions) -> int:
     if device.type == "cuda" and world_size > 1:
         device = torch.device("cuda", rank % torch.cuda.device_count())
     try:
-        loaded = [load_stylizer(path, options.output_head) for path in options.checkpoints]
-    except CheckpointError as error:
+        plans = zoo.plan_styles(options.checkpoints, options.styles)
+        loaded = [load_stylizer(path, options.output_head, style=mix) for path, mix in plans]
+    except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     names = [metadata["name"] for _, metadata in loaded]
     if len(set(names)) < len(names):  # two checkpoints with one style name: use file names
-        names = [Path(path).stem for path in options.checkpoints]
+        names = [
+            Path(path).stem if mix is None else f"{Path(path).stem}-{name}"
+            for (path, mix), name in zip(plans, names, strict=True)
+        ]
     try:
         jobs = inputs.plan_jobs(options.inputs, Path(options.out_dir), names, options.format)
     except FileNotFoundError as error:
@@ -207,3 +212,16 @@ def run(options: StylizeOptions) -> int:
         file=sys.stderr,
     )
     return 1 if summary.failed else 0
+
+
+def list_styles() -> int:
+    """Print every shipped style with its file (`stylize.py --list-styles`)."""
+    styles = zoo.shipped_styles()
+    if not styles:
+        print(f"no styles in {zoo.CHECKPOINT_DIR}", file=sys.stderr)
+        return 1
+    width = max(len(style.name) for style in styles)
+    for style in styles:
+        kind = f"one of {style.styles_in_file} styles" if style.styles_in_file > 1 else "single style"
+        print(f"{style.name:<{width}}  {style.path.relative_to(zoo.CHECKPOINT_DIR.parent)}  ({kind})")
+    return 0

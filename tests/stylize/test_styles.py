@@ -1,0 +1,110 @@
+"""Choosing and mixing styles: multi-style files, `--style`, `--list-styles` (fst.zoo)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fst import zoo
+from fst.checkpoint import export
+from fst.models.multistyle import MultiStyleNet
+from fst.stylize.pipeline import StylizeOptions, run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def multi_checkpoint(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    net = MultiStyleNet(["ink", "fire"], channels=(8, 16, 32), num_residual_blocks=1).eval()
+    with torch.no_grad():
+        for norm in net.norms:
+            norm.weight.copy_(1 + torch.randn_like(norm.weight))
+            norm.bias.copy_(0.3 * torch.randn_like(norm.bias))
+    styles = [{"name": name, "file": f"{name}.jpg", "sha256": "0" * 64} for name in net.style_names]
+    return export(net, tmp_path / "ckpt" / "duo.safetensors", {"styles": styles})
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)).save(folder / "p.png")
+    return folder
+
+
+def stylized(folder: Path) -> np.ndarray:
+    return np.asarray(Image.open(folder / "p.png"), dtype=np.float32)
+
+
+def test_a_multi_style_file_runs_each_of_its_styles(tmp_path: Path, photo: Path, multi_checkpoint: Path) -> None:
+    out = tmp_path / "out"
+    assert run(StylizeOptions(str(photo), out, [multi_checkpoint], compile="off", progress=False)) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["fire", "ink"]
+    assert np.abs(stylized(out / "fire") - stylized(out / "ink")).max() > 10
+
+
+def test_a_mix_lies_between_its_styles_and_a_pure_mix_is_the_style(
+    tmp_path: Path, photo: Path, multi_checkpoint: Path
+) -> None:
+    out = tmp_path / "out"
+    specs = ["ink", "fire", "ink=0.5,fire=0.5", "ink=1,fire=0"]
+    options = StylizeOptions(str(photo), out, [multi_checkpoint], styles=specs, compile="off", progress=False)
+    assert run(options) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["fire", "ink", "ink-100+fire-0", "ink-50+fire-50"]
+    ink, fire, half = (stylized(out / name) for name in ("ink", "fire", "ink-50+fire-50"))
+    assert np.array_equal(stylized(out / "ink-100+fire-0"), ink)
+    assert np.abs(half - ink).mean() > 2 and np.abs(half - fire).mean() > 2  # neither style alone
+
+
+def test_unknown_style_or_a_mix_across_files_is_one_line_and_exit_2(
+    tmp_path: Path, photo: Path, multi_checkpoint: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for specs, message in ((["nope"], "unknown style 'nope'"), (["ink=0.5,tiny=0.5"], "not all in one file")):
+        options = StylizeOptions(
+            str(photo), tmp_path / "out", [multi_checkpoint, tiny_checkpoint], styles=specs, progress=False
+        )
+        assert run(options) == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], errors
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spec", ["a=x", "a=-1", "=2", "a=0"])
+def test_bad_mix_specs_are_named(spec: str) -> None:
+    with pytest.raises(ValueError, match="--style"):
+        zoo.parse_mix(spec)
+
+
+def test_single_style_files_win_for_one_name_and_multi_files_hold_mixes(multi_checkpoint: Path, tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    single = export(
+        MultiStyleNet(["ink"], channels=(8, 16, 32), num_residual_blocks=1).blend({"ink": 1}),
+        tmp_path / "ckpt" / "ink_alone.safetensors",
+        {"style": {"name": "ink"}},
+    )
+    styles = zoo.shipped_styles(tmp_path / "ckpt")
+    assert [(s.name, s.path.name, s.styles_in_file) for s in styles] == [
+        ("ink", "ink_alone.safetensors", 1),
+        ("fire", "duo.safetensors", 2),
+        ("ink", "duo.safetensors", 2),
+    ]
+    assert zoo.find_style_file({"ink": 1.0}, styles) == single
+    assert zoo.find_style_file({"ink": 0.5, "fire": 0.5}, styles) == multi_checkpoint
+
+
+def test_list_styles_prints_every_shipped_style_with_its_file() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "stylize.py"), "--list-styles"], capture_output=True, text=True, check=True
+    )
+    lines = result.stdout.splitlines()
+    shipped = {s.name for s in zoo.shipped_styles()}
+    assert shipped and {line.split()[0] for line in lines} == shipped
+    assert all("checkpoints/" in line and line.split()[1].endswith(".safetensors") for line in lines)
