@@ -52,6 +52,13 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return json.loads(raw)
 
 
+def styles_in(path: str | Path) -> list[str]:
+    """The style names an exported fst file holds, in the net's order."""
+    metadata = read_metadata(path)
+    names = metadata.get("architecture", {}).get("style_names")
+    return list(names) if names else [metadata.get("style", {}).get("name", Path(path).stem)]
+
+
 def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TransformerNet, dict[str, Any]]:
     """Rebuild the net from an exported file; returns (net in eval mode, metadata).
 

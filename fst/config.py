@@ -11,6 +11,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from fst.checkpoint import styles_in
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "conf"
 
@@ -43,6 +45,11 @@ def style_names(entries: Sequence[str]) -> list[str]:
     return [Path(entry).stem if ("/" in entry or "." in entry) else entry for entry in entries]
 
 
+def grown_styles(base: str, new: Sequence[str]) -> list[str]:
+    """The styles of exported file `base` followed by the `new` entries (experiment=add_style)."""
+    return [*styles_in(Path(base)), *new]
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
@@ -52,6 +59,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("run_dir", run_dir, use_cache=True)
     if not OmegaConf.has_resolver("style_names"):
         OmegaConf.register_new_resolver("style_names", style_names)
+    if not OmegaConf.has_resolver("grown_styles"):
+        OmegaConf.register_new_resolver("grown_styles", grown_styles)
 
 
 def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:

@@ -179,24 +179,38 @@ class MultiStyleTransferModule(StyleTransferModule):
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
     ) -> None:
-        paths = dict(zip(style_names(styles), (_style_path(e, style_dir) for e in styles), strict=True))
-        if list(paths) != net.style_names:
-            raise ValueError(f"the net's styles {net.style_names} differ from the style images' {list(paths)}")
-        first_image = next(iter(paths.values()))
-        super().__init__(net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last)
-        self.style_paths = paths
-        for path in paths.values():
-            load_rgb(path)  # every style image fails now, in one line
-        self.style_sha256s = {style: file_sha256(path) for style, path in paths.items()}
-        unknown = [s for s in train_styles or () if s not in paths]
+        names = style_names(styles)
+        if names != net.style_names:
+            raise ValueError(f"the net's styles {net.style_names} differ from the style images' {names}")
+        unknown = [s for s in train_styles or () if s not in names]
         if unknown:
-            raise ValueError(f"train_styles: {unknown[0]!r} is not one of {list(paths)}")
-        self.train_indices = [net.style_names.index(s) for s in train_styles or paths]
+            raise ValueError(f"train_styles: {unknown[0]!r} is not one of {names}")
+        trained = list(train_styles or names)
+        # Only the trained styles need their images; the others' metadata comes from `init_from`.
+        paths = {name: _style_path(entry, style_dir) for name, entry in zip(names, styles, strict=True)}
+        self.style_paths = {name: paths[name] for name in trained}
+        first_image = next(iter(self.style_paths.values()))
+        super().__init__(net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last)
+        for path in self.style_paths.values():
+            load_rgb(path)  # every style image fails now, in one line
+        self.train_indices = [names.index(s) for s in trained]
+        self.styles_metadata = {
+            s: {"name": s, "file": Path(p).name, "sha256": file_sha256(p)} for s, p in self.style_paths.items()
+        }
         if init_from:
-            net.load_shared(load_net(init_from)[0])
+            source, metadata = load_net(init_from)
+            net.load_shared(source)
+            inherited = metadata.get("styles") or [metadata.get("style", {})]
+            self.styles_metadata = {s["name"]: s for s in inherited if s.get("name")} | self.styles_metadata
+        missing = [s for s in names if s not in self.styles_metadata]
+        if missing:
+            raise ValueError(f"style {missing[0]!r} is neither trained here nor in init_from")
         if train_styles:
             self._train_only_rows(net, self.train_indices)
-        self.style_bank: dict[str, torch.Tensor] | None = None  # {layer: (S, C, C)} Gram targets
+        # Gram targets of the trained styles {layer: (T, C, C)}, and each style's row in them.
+        self.style_bank: dict[str, torch.Tensor] | None = None
+        self.bank_row = torch.zeros(len(names), dtype=torch.long)
+        self.bank_row[self.train_indices] = torch.arange(len(trained))
 
     @staticmethod
     def _train_only_rows(net: MultiStyleNet, rows: list[int]) -> None:
@@ -211,12 +225,7 @@ class MultiStyleTransferModule(StyleTransferModule):
                 parameter.register_hook(lambda grad, mask=mask: grad * mask.to(grad.device, grad.dtype))
 
     def style_metadata(self) -> dict:
-        return {
-            "styles": [
-                {"name": style, "file": Path(path).name, "sha256": self.style_sha256s[style]}
-                for style, path in self.style_paths.items()
-            ]
-        }
+        return {"styles": [self.styles_metadata[name] for name in self.net.style_names]}
 
     def _ensure_style_target(self) -> None:
         if self.style_bank is None:
@@ -234,7 +243,8 @@ class MultiStyleTransferModule(StyleTransferModule):
 
     def target_for(self, styles: torch.Tensor) -> GramTarget:
         assert self.style_bank is not None
-        return GramTarget({layer: grams[styles.to(grams.device)] for layer, grams in self.style_bank.items()})
+        rows = self.bank_row[styles.cpu()]
+        return GramTarget({layer: grams[rows.to(grams.device)] for layer, grams in self.style_bank.items()})
 
     def stylize_for_training(self, batch: torch.Tensor) -> tuple[torch.Tensor, StyleTarget]:
         styles = self.styles_for_step(len(batch))

@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fst.checkpoint import CheckpointError, read_metadata
-from fst.config import REPO_ROOT
+from fst.checkpoint import CheckpointError, styles_in
 
-CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
+CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 
 StyleMix = dict[str, float]
 
@@ -24,13 +23,6 @@ class ShippedStyle:
     name: str
     path: Path
     styles_in_file: int  # 1 for a single-style file
-
-
-def styles_in(path: Path) -> list[str]:
-    """The style names an exported fst file holds, in the net's order."""
-    metadata = read_metadata(path)
-    names = metadata.get("architecture", {}).get("style_names")
-    return list(names) if names else [metadata.get("style", {}).get("name", path.stem)]
 
 
 def shipped_styles(directory: Path = CHECKPOINT_DIR) -> list[ShippedStyle]:

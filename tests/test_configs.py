@@ -13,7 +13,8 @@ from fst.config import REPO_ROOT, register_resolvers
 
 register_resolvers()
 CONF = REPO_ROOT / "conf"
-EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings"]
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem not in MULTI_STYLE_EXPERIMENTS)
 LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
 TRAINERS = sorted(p.stem for p in (CONF / "trainer").glob("*.yaml"))
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
@@ -57,6 +58,23 @@ def test_experiment_presets_take_effect(experiment: str, tmp_path: Path, monkeyp
     assert cfg.module.style_name == experiment  # names <style>.safetensors (fst/callbacks.py)
     assert Path(cfg.hydra.run.dir).parts[-2:] == (experiment, "preset-test")
     instantiate(cfg.model, _convert_="all")
+
+
+def test_six_paintings_trains_one_net_on_every_shipped_painting(tmp_path: Path, assets: Path) -> None:
+    cfg = compose_train(["experiment=six_paintings"], tmp_path)
+    paintings = sorted(p.stem for p in (assets / "styles").glob("*.jpg"))
+    assert cfg.module.styles == paintings and cfg.module.name == cfg.style == "six_paintings"
+    net = instantiate(cfg.model, _convert_="all")
+    assert net.style_names == paintings and not cfg.module.train_styles
+
+
+def test_add_style_grows_the_base_and_trains_only_the_new_style(tmp_path: Path) -> None:
+    base = REPO_ROOT / "checkpoints" / "starry_night.safetensors"
+    overrides = ["experiment=add_style", f"base={base}", "new_styles=[/photos/my_painting.png]", "style=grown"]
+    cfg = compose_train(overrides, tmp_path)
+    assert cfg.module.styles == ["starry_night", "/photos/my_painting.png"]
+    assert cfg.module.train_styles == ["my_painting"] and cfg.module.init_from == str(base)
+    assert instantiate(cfg.model, _convert_="all").style_names == ["starry_night", "my_painting"]
 
 
 def test_schedule_overrides_the_train_defaults(tmp_path: Path) -> None:

@@ -196,3 +196,35 @@ def test_bad_inputs_are_one_line_and_exit_2(setup: tuple[Path, Path, Path, Path]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {message}"] or (len(errors) == 1 and message in errors[0])
     assert "Traceback" not in result.stderr
+
+
+def test_adding_a_style_trains_only_its_rows_and_keeps_the_others_exact(
+    setup: tuple[Path, Path, Path, Path],
+) -> None:
+    runs, photos, style, vgg = setup
+    command = train_command(runs, photos, style, vgg, *multi_style_args(style.parent), "trainer.max_steps=2")
+    subprocess.run(command, env=environment("base"), check=True, capture_output=True)
+    base = runs / "tiny" / "base" / "checkpoints" / "tiny.safetensors"
+    new_style = style.parent / "third.png"
+    random_photo(40, 40, seed=30).save(new_style)
+    command = [arg for arg in train_command(runs, photos, style, vgg) if not arg.startswith("style=")]
+    command += ["experiment=add_style", f"base={base}", f"new_styles=[{new_style}]", "style=grown"]
+    command += ["trainer.max_steps=3"]
+    result = subprocess.run(command, env=environment("grow"), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    before, _ = load_net(base)
+    after, metadata = load_net(runs / "grown" / "grow" / "checkpoints" / "grown.safetensors")
+    assert after.style_names == ["first", "second", "third"]
+    assert [s["name"] for s in metadata["styles"]] == after.style_names
+    assert metadata["styles"][:2] == load_net(base)[1]["styles"]  # inherited image hashes
+    old, new = before.state_dict(), after.state_dict()
+    for key, value in old.items():
+        if value.dim() == 2:  # a norm table: the base's rows unchanged, the new row trained off the mean
+            assert torch.equal(new[key][:2], value), key
+        else:
+            assert torch.equal(new[key], value), key
+    assert any(not torch.allclose(new[k][2], old[k].mean(0)) for k in old if old[k].dim() == 2)
+    x = torch.rand(1, 3, 24, 24)
+    for name in ("first", "second"):
+        torch.testing.assert_close(after(x, {name: 1.0}), before(x, {name: 1.0}))

