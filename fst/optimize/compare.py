@@ -5,6 +5,8 @@ optimisation, started from the photo, needs to reach that loss.
 
     python -m fst.optimize.compare CHECKPOINT PHOTO [PHOTO ...] [--image-size 256] [--max-iterations 300]
 
+A multi-style file is compared style by style (`--only NAME` for one).
+
 The loss is rebuilt from the checkpoint's metadata (layers, weights, VGG), so the net is judged by
 exactly the loss it was trained on.
 """
@@ -23,6 +25,7 @@ from fst.config import compose_config
 from fst.io.images import load_tensor
 from fst.losses.perceptual import PerceptualLoss
 from fst.losses.targets import StyleTarget
+from fst.models.multistyle import MultiStyleNet
 from fst.optimize.gatys import Objective, OptimizerFactory, optimize_pixels
 
 
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoint", help="an exported .safetensors file (fst.checkpoint.export)")
     parser.add_argument("photos", nargs="+", help="held-out photos (not in the training folder)")
     parser.add_argument("--style", help="style image (default: the checkpoint's, from the assets' styles/)")
+    parser.add_argument("--only", help="of a multi-style file, judge only this style (default: each)")
     parser.add_argument("--vgg-weights", default=settings.paths.vgg_weights)
     parser.add_argument("--image-size", type=int, default=256, help="long side of each photo")
     parser.add_argument("--max-iterations", type=int, default=300)
@@ -66,18 +70,26 @@ def main(argv: list[str] | None = None) -> None:
 
     net, metadata = load_net(args.checkpoint)
     loss = PerceptualLoss.from_config(metadata["loss"], args.vgg_weights)
-    style_path = args.style or Path(settings.paths.styles) / metadata["style"]["file"]
-    style = loss.style_target(load_tensor(style_path)[None])
     lbfgs = instantiate(settings.pixel_optimizer, _convert_="all")
-    rows = []
-    for photo in args.photos:
-        image = load_tensor(photo, args.image_size)[None]
-        row = {"photo": Path(photo).name, **iterations_to_match(net, loss, style, image, lbfgs, args.max_iterations)}
-        print(json.dumps(row), flush=True)
-        rows.append(row)
-    reached = [r["iterations"] for r in rows if r["iterations"] is not None]
-    print(f"{len(reached)}/{len(rows)} photos matched; L-BFGS iterations to reach the network's loss: {reached}")
-
+    # A multi-style file is judged style by style, each folded into the plain net that stylize runs.
+    entries = metadata.get("styles") or [metadata["style"]]
+    for entry in entries if args.only is None else [e for e in entries if e["name"] == args.only]:
+        style_net = net.blend({entry["name"]: 1.0}) if isinstance(net, MultiStyleNet) else net
+        style_path = args.style or Path(settings.paths.styles) / entry["file"]
+        style = loss.style_target(load_tensor(style_path)[None])
+        rows = []
+        for photo in args.photos:
+            image = load_tensor(photo, args.image_size)[None]
+            result = iterations_to_match(style_net, loss, style, image, lbfgs, args.max_iterations)
+            row = {"style": entry["name"], "photo": Path(photo).name, **result}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+        reached = [r["iterations"] for r in rows if r["iterations"] is not None]
+        print(
+            f"{entry['name']}: {len(reached)}/{len(rows)} photos matched; "
+            f"L-BFGS iterations to reach the network's loss: {reached}",
+            flush=True,
+        )
 
 if __name__ == "__main__":
     main()

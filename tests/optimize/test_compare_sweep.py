@@ -1,12 +1,15 @@
 import torch
 from hydra.utils import instantiate
 
+from fst.checkpoint import export
 from fst.config import compose_config
 from fst.losses.perceptual import PerceptualLoss
 from fst.losses.vgg import VGGFeatures
+from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
-from fst.optimize.compare import iterations_to_match
+from fst.optimize.compare import iterations_to_match, main
 from fst.optimize.sweep import SETTINGS, gatys_weights
+from tests.conftest import random_photo
 
 LBFGS = instantiate(compose_config("optimize", ["pixel_optimizer=lbfgs"]).pixel_optimizer)
 
@@ -57,3 +60,18 @@ def test_network_comparison_counts_iterations() -> None:
     if result["iterations"] is not None:
         assert result["optimised_loss"] <= result["content_init_loss"]
         assert result["iterations"] <= 30
+
+
+def test_compare_judges_each_style_of_a_multi_style_file(tmp_path, vgg_file, assets, capsys) -> None:
+    names = ["udnie", "the_scream"]
+    net = MultiStyleNet(names, channels=(8, 16, 32), num_residual_blocks=1)
+    vgg = VGGFeatures("vgg19", weights=str(vgg_file), input_convention="caffe")
+    loss = PerceptualLoss(vgg, ["relu2_2"], ["relu1_2", "relu2_2"], 1.0, 2.0, 0.0, style_size=64)
+    styles = [{"name": n, "file": f"{n}.jpg", "sha256": ""} for n in names]
+    path = export(net, tmp_path / "duo.safetensors", {"styles": styles, "loss": loss.config()})
+    photo = tmp_path / "photo.png"
+    random_photo(40, 32).save(photo)
+    main([str(path), str(photo), "--image-size", "32", "--max-iterations", "2", "--vgg-weights", str(vgg_file)])
+    lines = capsys.readouterr().out.splitlines()
+    summaries = [line for line in lines if "photos matched" in line]
+    assert [line.split(":")[0] for line in summaries] == names
