@@ -84,6 +84,8 @@ def main() -> int:
                      "--style-image", str(painting)],
                     check=True, capture_output=True,
                 )  # fmt: skip
+                for output in peer_out.glob("*_styled.*"):  # its naming; the judge pairs by stem
+                    output.rename(output.with_name(output.name.replace("_styled", "")))
             peer = judge(photos, peer_out, painting)
         print(
             f"| {spec} | {ours['style_ratio']} | {ours['content_frac']} | "
