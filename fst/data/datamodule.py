@@ -1,4 +1,8 @@
-"""LightningDataModule: the training stream, a validation split and fixed sample images."""
+"""LightningDataModules: the training stream, a validation split and fixed sample images.
+
+- `PhotoDataModule`: photos (the style nets).
+- `ContentStyleDataModule`: (photo, style image) pairs (arbitrary style transfer, AdaIN).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from fst.data.dataset import FixedImages, PhotoStream, StreamSampler, is_validation_file, list_images
+from fst.data.styles import FlippedStream, PairedImages, PairedStream, split_styles
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +97,40 @@ class PhotoDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set)
+
+
+class ContentStyleDataModule(PhotoDataModule):
+    """(content, style) batches for arbitrary style transfer: photos as `PhotoDataModule`, plus styles.
+
+    Args:
+        style_dirs: folders of style images (paintings, ...), searched recursively.
+        val_styles: file names of the validation styles (held out of training).
+        exclude_styles: file names used by neither (pictures kept for evaluation).
+        style_seed_offset: the style stream's seed is seed + this, so its order differs from the photos'.
+        Others: as `PhotoDataModule`; style crops have the photos' `image_size` and `resize_to`.
+    """
+
+    def __init__(
+        self,
+        train_dir: str,
+        style_dirs: list[str],
+        val_styles: list[str],
+        exclude_styles: list[str] | None = None,
+        style_seed_offset: int = 1,
+        **photo_options,
+    ) -> None:
+        super().__init__(train_dir, **photo_options)
+        self.style_dirs, self.val_styles = list(style_dirs), list(val_styles)
+        self.exclude_styles = list(exclude_styles or [])
+        self.style_seed_offset = style_seed_offset
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        super().setup(stage)
+        train_styles, val_styles = split_styles(self.style_dirs, self.val_styles, self.exclude_styles)
+        log.info("style images: %d for training, %d for validation", len(train_styles), len(val_styles))
+        seed = self.seed + self.style_seed_offset
+        styles = PhotoStream(train_styles, self.image_size, seed=seed, short_side=self.resize_to)
+        self.train_set = PairedStream(self.train_set, FlippedStream(styles, seed))
+        self.val_set = PairedImages(self.val_set, FixedImages(val_styles, self.image_size, short_side=self.resize_to))
