@@ -109,4 +109,3 @@ class AdaINModule(L.LightningModule):
         # Huang & Belongie's schedule (their Torch code's learningRateDecay): inverse-time, per step.
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1.0 + self.lr_decay * step))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
