@@ -103,14 +103,17 @@ class Decoder(nn.Module):
     def __init__(self, width: float = 1.0, in_channels: int = 512) -> None:
         super().__init__()
         c256, c128, c64 = (max(1, round(c * width)) for c in (256, 128, 64))
-        up = nn.Upsample(scale_factor=2, mode="nearest")
         relu = nn.ReLU
+
+        def up() -> nn.Upsample:
+            return nn.Upsample(scale_factor=2, mode="nearest")
+
         self.layers = nn.Sequential(
-            _conv(in_channels, c256), relu(), up,  # mirrors conv4_1 and pool3
+            _conv(in_channels, c256), relu(), up(),  # mirrors conv4_1 and pool3
             _conv(c256, c256), relu(), _conv(c256, c256), relu(), _conv(c256, c256), relu(),
-            _conv(c256, c128), relu(), up,  # conv3_1, pool2
+            _conv(c256, c128), relu(), up(),  # conv3_1, pool2
             _conv(c128, c128), relu(),
-            _conv(c128, c64), relu(), up,  # conv2_1, pool1
+            _conv(c128, c64), relu(), up(),  # conv2_1, pool1
             _conv(c64, c64), relu(),
             _conv(c64, 3),  # conv1_1: no ReLU, the output head clamps
         )  # fmt: skip
@@ -129,6 +132,7 @@ class AdaINModel(nn.Module):
     """
 
     stride = 8  # three 2x2 poolings: H and W are padded to a multiple of 8 and cropped back
+    min_size = 16  # relu4_1 at least 2x2: the decoder's reflection padding needs 2 pixels
 
     def __init__(self, vgg_weights: str = "random", decoder_width: float = 1.0) -> None:
         super().__init__()
@@ -146,9 +150,10 @@ class AdaINModel(nn.Module):
         return self
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
-        """Pad (N, C, H, W) at the bottom and right to a multiple of the stride; `x` when it fits."""
+        """Pad (N, C, H, W) at the bottom and right to a multiple of the stride, at least `min_size`."""
         height, width = x.shape[-2:]
-        return pad_to(x, (height + (-height) % self.stride, width + (-width) % self.stride))
+        size = [max(self.min_size, side + (-side) % self.stride) for side in (height, width)]
+        return pad_to(x, (size[0], size[1]))
 
     def encode(self, image: torch.Tensor, layers: Sequence[str] = (ENCODER_LAYER,)) -> dict[str, torch.Tensor]:
         """Encoder features of (N, 3, H, W) RGB in [0, 1] at each named layer."""
