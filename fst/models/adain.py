@@ -10,6 +10,7 @@ Images are RGB in [0, 1] at both ends; VGG's Caffe input convention stays in `VG
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import NamedTuple
 
 import torch
@@ -103,7 +104,7 @@ class Decoder(nn.Module):
     def __init__(self, width: float = 1.0, in_channels: int = 512) -> None:
         super().__init__()
         c256, c128, c64 = (max(1, round(c * width)) for c in (256, 128, 64))
-        relu = nn.ReLU
+        relu = partial(nn.ReLU, inplace=True)  # a convolution's backward needs its input, not its output
 
         def up() -> nn.Upsample:
             return nn.Upsample(scale_factor=2, mode="nearest")

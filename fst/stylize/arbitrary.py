@@ -11,6 +11,7 @@ normalisation), then each tile is decoded with the whole image's statistics.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -83,9 +84,18 @@ def load(options: StylizeOptions) -> tuple[StyledAdaIN, dict]:
 
 
 class ArbitraryStylizer(Stylizer):
-    """`Stylizer` for `StyledAdaIN`: eager (no compiled package yet); its own tiling."""
+    """`Stylizer` for `StyledAdaIN`: eager (no compiled package yet); its own tiling.
 
+    Whole images are capped at `MAX_PIXELS`: encoder and decoder run 64 channels at full
+    resolution, measured 0.7 GB of peak RSS per megapixel in bf16 on CPU (1.5 GB at 0.8 MP,
+    3.1 GB at 3.1 MP), against the style nets' 32; larger images go to tiles.
+    """
+
+    MAX_PIXELS = 2_000_000
     net: StyledAdaIN
+
+    def __init__(self, net: StyledAdaIN, name: str, options: StylizeOptions, device: torch.device) -> None:
+        super().__init__(net, name, replace(options, max_pixels=min(options.max_pixels, self.MAX_PIXELS)), device)
 
     def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
         return stylize_tiled(self.net.model, self.net.style, image, tile_size, self.options.overlap, self.net.alpha)

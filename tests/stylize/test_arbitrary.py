@@ -184,3 +184,16 @@ def test_onnx_runtime_matches_pytorch(tmp_path: Path) -> None:
         assert stylized.shape == expected.shape
         np.testing.assert_allclose(stylized, expected.numpy(), atol=1e-4, rtol=0)
         assert expected.std() > 0.01
+
+
+def test_whole_images_are_capped_for_memory(tmp_path: Path) -> None:
+    from fst.stylize.options import StylizeOptions
+
+    model = tiny_adain()
+    net = arbitrary.StyledAdaIN(model, model.style_stats(torch.rand(1, 3, 32, 32)), alpha=1.0)
+    options = StylizeOptions("in", tmp_path, [], max_pixels=6_000_000)
+    stylizer = arbitrary.ArbitraryStylizer(net, "style", options, torch.device("cpu"))
+    assert stylizer.options.max_pixels == arbitrary.ArbitraryStylizer.MAX_PIXELS < 6_000_000
+    assert options.max_pixels == 6_000_000  # the caller's options are not modified
+    small = StylizeOptions("in", tmp_path, [], max_pixels=5_000)
+    assert arbitrary.ArbitraryStylizer(net, "style", small, torch.device("cpu")).options.max_pixels == 5_000
