@@ -50,8 +50,8 @@ class PhotoDataModule(L.LightningDataModule):
         self.image_size, self.resize_to = image_size, resize_to
         self.batch_size, self.num_workers = batch_size, num_workers
         self.val_fraction, self.val_images, self.seed = val_fraction, val_images, seed
-        self.train_set: PhotoStream | None = None
-        self.val_set: FixedImages | None = None
+        self.train_set: PhotoStream | PairedStream | None = None
+        self.val_set: FixedImages | PairedImages | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -117,9 +117,18 @@ class ContentStyleDataModule(PhotoDataModule):
         val_styles: list[str],
         exclude_styles: list[str] | None = None,
         style_seed_offset: int = 1,
-        **photo_options,
+        image_size: int = 256,
+        resize_to: int | None = None,
+        batch_size: int = 4,
+        num_workers: int = 4,
+        val_dir: str | None = None,
+        val_fraction: float = 0.01,
+        val_images: int = 8,
+        seed: int = 0,
     ) -> None:
-        super().__init__(train_dir, **photo_options)
+        super().__init__(
+            train_dir, image_size, resize_to, batch_size, num_workers, val_dir, val_fraction, val_images, seed
+        )
         self.style_dirs, self.val_styles = list(style_dirs), list(val_styles)
         self.exclude_styles = list(exclude_styles or [])
         self.style_seed_offset = style_seed_offset
