@@ -197,3 +197,19 @@ def test_whole_images_are_capped_for_memory(tmp_path: Path) -> None:
     assert options.max_pixels == 6_000_000  # the caller's options are not modified
     small = StylizeOptions("in", tmp_path, [], max_pixels=5_000)
     assert arbitrary.ArbitraryStylizer(net, "style", small, torch.device("cpu")).options.max_pixels == 5_000
+
+
+def test_sharded_workers_write_every_output_once(
+    tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (photos / "corrupt.jpg").unlink()
+    random_photo(30, 20, seed=9).save(photos / "third.png")
+    written = []
+    for rank in range(2):
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        out = tmp_path / f"rank{rank}"
+        assert run(photos, "-o", out, "-c", adain_file, "--style-image", styles[0]) == 0
+        written.append({p.name for p in out.rglob("*.png")})
+    assert not written[0] & written[1]
+    assert written[0] | written[1] == {"odd.png", "large.png", "third.png"}
