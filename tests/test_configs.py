@@ -130,18 +130,22 @@ def test_resumed_run_continues_in_its_own_directory(tmp_path: Path, monkeypatch:
     assert run_dir(str(tmp_path / "elsewhere.ckpt"), "runs/style") == "runs/style/fresh"
 
 
-@pytest.mark.parametrize("schedule", ["cpu", "paper"])
-def test_adain_experiment_builds_its_parts(schedule: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("schedule", [None, "adain_cpu", "paper"])
+def test_adain_experiment_builds_its_parts(
+    schedule: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fst.data.datamodule import ContentStyleDataModule
     from fst.lightning_adain import AdaINModule
     from fst.losses.adain import AdaINLoss
     from fst.models.adain import AdaINModel
 
     monkeypatch.setenv("FST_RUN_ID", "adain-test")
-    cfg = compose_train(["experiment=adain", f"adain_schedule={schedule}", "model.vgg_weights=random"], tmp_path)
+    chosen = [f"schedule={schedule}"] if schedule else []  # None: the preset's default, the CPU schedule
+    cfg = compose_train(["experiment=adain", *chosen, "model.vgg_weights=random"], tmp_path)
     assert cfg.style == "adain" and Path(cfg.hydra.run.dir).parts[-2:] == ("adain", "adain-test")
     assert cfg.optimizer.lr == 1e-4 and cfg.module.lr_decay == 5e-5 and cfg.loss.style_weight == 10.0
-    expected = {"cpu": (128, 256, 8, 20_000, "bf16-mixed"), "paper": (256, 512, 8, 160_000, "32-true")}[schedule]
+    cpu, paper = (128, 256, 8, 20_000, "bf16-mixed"), (256, 512, 8, 160_000, "32-true")  # the paper's: Huang's
+    expected = {None: cpu, "adain_cpu": cpu, "paper": paper}[schedule]
     got = (cfg.data.image_size, cfg.data.resize_to, cfg.data.batch_size, cfg.trainer.max_steps, cfg.trainer.precision)
     assert got == expected
     data = instantiate(cfg.data, _convert_="all")
