@@ -213,3 +213,19 @@ def test_sharded_workers_write_every_output_once(
         written.append({p.name for p in out.rglob("*.png")})
     assert not written[0] & written[1]
     assert written[0] | written[1] == {"odd.png", "large.png", "third.png"}
+
+
+def test_preserve_color_keeps_the_photos_chroma(
+    tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path
+) -> None:
+    from fst.color import luminance
+
+    (photos / "corrupt.jpg").unlink()
+    assert run(photos, "-o", tmp_path / "out", "-c", adain_file, "--style-image", styles[1], "--preserve-color") == 0
+    content, stylized = read(photos / "odd.png")[None], read(tmp_path / "out" / "odd.png")[None]
+    chroma = (stylized - luminance(stylized)) - (content - luminance(content))
+    # Pixels with no clipped channel (clipping moves the chroma), up to 8-bit rounding.
+    inside = ((stylized > 0.02) & (stylized < 0.98) & (content > 0.02) & (content < 0.98)).all(1, keepdim=True)
+    assert inside.float().mean() > 0.5
+    assert chroma[inside.expand_as(chroma)].abs().max() < 0.02
+    assert (luminance(stylized) - luminance(content)).abs().mean() > 0.01  # the luminance did change
