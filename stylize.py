@@ -32,6 +32,18 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
         help="shipped style(s) by name (or from -c files); NAME=0.6,OTHER=0.4 mixes styles of one multi-style "
         "net; several = one output each",
     )
+    p.add_argument(
+        "--style-image",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="IMAGE",
+        help="any image(s) as the style (AdaIN; -c: the model, default checkpoints/adain.safetensors); "
+        "several are mixed by --style-weights",
+    )
+    p.add_argument("--style-weights", nargs="+", type=float, metavar="W", help="one weight per --style-image")
+    p.add_argument("--alpha", type=float, default=1.0, help="with --style-image: style strength in feature space, 0..1")
+    p.add_argument("--style-size", type=int, default=512, help="with --style-image: long side the style is encoded at")
     p.add_argument("--list-styles", action="store_true", help="print the shipped styles and their files, then exit")
     p.add_argument("-o", "--out", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)")
     p.add_argument("--format", choices=["jpg", "png", "webp"], help="force an output format (default: keep)")
@@ -68,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
     a = p.parse_args(argv)
     if a.list_styles:
         return None
-    checkpoints = a.checkpoint or ([] if a.style else [Path(DEMO["checkpoint"])])
+    checkpoints = a.checkpoint or ([] if a.style or a.style_image else [Path(DEMO["checkpoint"])])
     return StylizeOptions(
         inputs=a.inputs, out_dir=a.out, checkpoints=checkpoints, styles=a.style, format=a.format, quality=a.quality,
         png_compression=a.png_compression,
@@ -78,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
         channels_last=a.channels_last, batch_size=a.batch_size,
         workers=a.workers, max_pixels=a.max_pixels, tile_size=a.tile_size, overlap=a.overlap,
         output_head=a.output_head, overwrite=a.overwrite, progress=a.progress,
+        style_images=a.style_image, style_weights=a.style_weights, alpha=a.alpha, style_size=a.style_size,
     )  # fmt: skip
 
 

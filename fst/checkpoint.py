@@ -4,6 +4,10 @@ Metadata (header key "fst", a JSON object) holds everything needed to rebuild an
 net: `architecture` (the net's constructor arguments), `style` (name, file, sha256) or, for a
 multi-style net, `styles` (one such entry per style, in the net's order), `loss`, `steps`,
 `image_size`, `fst_version`. Loading never unpickles anything.
+
+An arbitrary-style model (`fst.models.adain`) is marked `"model": "adain"`; its file holds the
+truncated VGG encoder beside the decoder, so it needs no other file. `load_adain` loads it; the
+style-net loaders refuse it in one line.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 import fst
 from fst.io.atomic import atomic_path
+from fst.models.adain import AdaINModel
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 
@@ -28,10 +33,12 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be used; the message is one line naming the file."""
 
 
-def export(net: TransformerNet, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+def export(net: TransformerNet | AdaINModel, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
     """Write `net`'s weights and metadata to `path` atomically (temp file + rename)."""
     path = Path(path)
     meta = {"fst_version": fst.__version__, **(metadata or {}), "architecture": net.architecture()}
+    if isinstance(net, AdaINModel):
+        meta["model"] = "adain"
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
     with atomic_path(path) as temp:
         save_file(state, str(temp), metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
@@ -55,6 +62,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 def styles_in(path: str | Path) -> list[str]:
     """The style names an exported fst file holds, in the net's order."""
     metadata = read_metadata(path)
+    _refuse_adain(path, metadata)
     names = metadata.get("architecture", {}).get("style_names")
     return list(names) if names else [metadata.get("style", {}).get("name", Path(path).stem)]
 
@@ -68,6 +76,7 @@ def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> tupl
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     metadata = read_metadata(path)
+    _refuse_adain(path, metadata)
     architecture = metadata["architecture"]
     net = MultiStyleNet(**architecture) if "style_names" in architecture else TransformerNet(**architecture)
     try:
@@ -75,3 +84,24 @@ def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> tupl
     except RuntimeError as error:
         raise CheckpointError(f"{path}: weights do not match its architecture ({str(error).splitlines()[0]})") from None
     return net.eval(), metadata
+
+
+def _refuse_adain(path: str | Path, metadata: dict[str, Any]) -> None:
+    if metadata.get("model") == "adain":
+        raise CheckpointError(f"{path}: an arbitrary-style (AdaIN) model, not a style net: use --style-image")
+
+
+def load_adain(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[AdaINModel, dict[str, Any]]:
+    """Rebuild an `AdaINModel` (encoder and decoder) from its exported file; (model in eval mode, metadata)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    metadata = read_metadata(path)
+    if metadata.get("model") != "adain":
+        raise CheckpointError(f"{path}: not an arbitrary-style (AdaIN) model; train one with experiment=adain")
+    model = AdaINModel(vgg_weights="random", **metadata["architecture"])
+    try:
+        model.load_state_dict(load_file(str(path), device=str(map_location)))
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not match its architecture ({str(error).splitlines()[0]})") from None
+    return model.eval(), metadata

@@ -46,3 +46,25 @@ def assets() -> Path:
     if not ASSETS.is_dir():
         pytest.skip(f"shared assets absent ({ASSETS}); set FST_ASSETS")
     return ASSETS
+
+
+def tiny_adain(seed: int = 0, vgg_weights: str = "random"):
+    """A small `AdaINModel` whose output varies with content and style (random weights alone give a
+    near-constant image): He-initialised encoder, decoder output rescaled to spread around 0.5."""
+    import torch
+
+    from fst.models.adain import AdaINModel
+
+    torch.manual_seed(seed)
+    model = AdaINModel(vgg_weights, decoder_width=0.125).eval()
+    with torch.no_grad():
+        if vgg_weights == "random":  # He init keeps activations alive down to relu4_1 (torch's default fades)
+            for conv in model.encoder.modules():
+                if isinstance(conv, torch.nn.Conv2d):
+                    torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+                    conv.bias.zero_()
+        probe = model.decoder(torch.randn(1, 512, 6, 6))
+        last = model.decoder.layers[-1][1]
+        last.weight.mul_(0.25 / probe.std())
+        last.bias.fill_(0.5)
+    return model

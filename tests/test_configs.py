@@ -14,10 +14,13 @@ from fst.config import REPO_ROOT, register_resolvers
 register_resolvers()
 CONF = REPO_ROOT / "conf"
 MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings"]
-EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem not in MULTI_STYLE_EXPERIMENTS)
-LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
+ARBITRARY = "adain"  # arbitrary style transfer: its own experiment, model, loss (tested below)
+EXPERIMENTS = sorted(
+    p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem not in [*MULTI_STYLE_EXPERIMENTS, ARBITRARY]
+)
+LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml") if p.stem != ARBITRARY)
 TRAINERS = sorted(p.stem for p in (CONF / "trainer").glob("*.yaml"))
-MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem != ARBITRARY)
 
 
 def compose_train(overrides: list[str], tmp_path: Path):
@@ -125,3 +128,29 @@ def test_resumed_run_continues_in_its_own_directory(tmp_path: Path, monkeypatch:
     assert run_dir(str(run / "checkpoints" / "last.ckpt"), "runs/style") == str(run)
     assert run_dir(None, "runs/style") == "runs/style/fresh"
     assert run_dir(str(tmp_path / "elsewhere.ckpt"), "runs/style") == "runs/style/fresh"
+
+
+@pytest.mark.parametrize("schedule", [None, "adain_cpu", "paper"])
+def test_adain_experiment_builds_its_parts(
+    schedule: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fst.data.datamodule import ContentStyleDataModule
+    from fst.lightning_adain import AdaINModule
+    from fst.losses.adain import AdaINLoss
+    from fst.models.adain import AdaINModel
+
+    monkeypatch.setenv("FST_RUN_ID", "adain-test")
+    chosen = [f"schedule={schedule}"] if schedule else []  # None: the preset's default, the CPU schedule
+    cfg = compose_train(["experiment=adain", *chosen, "model.vgg_weights=random"], tmp_path)
+    assert cfg.style == "adain" and Path(cfg.hydra.run.dir).parts[-2:] == ("adain", "adain-test")
+    assert cfg.optimizer.lr == 1e-4 and cfg.module.lr_decay == 5e-5 and cfg.loss.style_weight == 10.0
+    cpu, paper = (128, 256, 8, 20_000, "bf16-mixed"), (256, 512, 8, 160_000, "32-true")  # the paper's: Huang's
+    expected = {None: cpu, "adain_cpu": cpu, "paper": paper}[schedule]
+    got = (cfg.data.image_size, cfg.data.resize_to, cfg.data.batch_size, cfg.trainer.max_steps, cfg.trainer.precision)
+    assert got == expected
+    data = instantiate(cfg.data, _convert_="all")
+    net = instantiate(cfg.model, _convert_="all")
+    loss = instantiate(cfg.loss, _convert_="all")
+    module = instantiate(cfg.module, _convert_="all", net=net, loss=loss, optimizer=instantiate(cfg.optimizer))
+    assert isinstance(data, ContentStyleDataModule) and isinstance(net, AdaINModel)
+    assert isinstance(loss, AdaINLoss) and isinstance(module, AdaINModule) and module.style_name == "adain"

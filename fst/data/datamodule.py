@@ -1,4 +1,8 @@
-"""LightningDataModule: the training stream, a validation split and fixed sample images."""
+"""LightningDataModules: the training stream, a validation split and fixed sample images.
+
+- `PhotoDataModule`: photos (the style nets).
+- `ContentStyleDataModule`: (photo, style image) pairs (arbitrary style transfer, AdaIN).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from fst.data.dataset import FixedImages, PhotoStream, StreamSampler, is_validation_file, list_images
+from fst.data.styles import FlippedStream, PairedImages, PairedStream, split_styles
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +50,8 @@ class PhotoDataModule(L.LightningDataModule):
         self.image_size, self.resize_to = image_size, resize_to
         self.batch_size, self.num_workers = batch_size, num_workers
         self.val_fraction, self.val_images, self.seed = val_fraction, val_images, seed
-        self.train_set: PhotoStream | None = None
-        self.val_set: FixedImages | None = None
+        self.train_set: PhotoStream | PairedStream | None = None
+        self.val_set: FixedImages | PairedImages | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -92,3 +97,49 @@ class PhotoDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set)
+
+
+class ContentStyleDataModule(PhotoDataModule):
+    """(content, style) batches for arbitrary style transfer: photos as `PhotoDataModule`, plus styles.
+
+    Args:
+        style_dirs: folders of style images (paintings, ...), searched recursively.
+        val_styles: file names of the validation styles (held out of training).
+        exclude_styles: file names used by neither (pictures kept for evaluation).
+        style_seed_offset: the style stream's seed is seed + this, so its order differs from the photos'.
+        Others: as `PhotoDataModule`; style crops have the photos' `image_size` and `resize_to`.
+    """
+
+    def __init__(
+        self,
+        train_dir: str,
+        style_dirs: list[str],
+        val_styles: list[str],
+        exclude_styles: list[str] | None = None,
+        style_seed_offset: int = 1,
+        image_size: int = 256,
+        resize_to: int | None = None,
+        batch_size: int = 4,
+        num_workers: int = 4,
+        val_dir: str | None = None,
+        val_fraction: float = 0.01,
+        val_images: int = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            train_dir, image_size, resize_to, batch_size, num_workers, val_dir, val_fraction, val_images, seed
+        )
+        self.style_dirs, self.val_styles = list(style_dirs), list(val_styles)
+        self.exclude_styles = list(exclude_styles or [])
+        self.style_seed_offset = style_seed_offset
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        super().setup(stage)
+        train_styles, val_styles = split_styles(self.style_dirs, self.val_styles, self.exclude_styles)
+        log.info("style images: %d for training, %d for validation", len(train_styles), len(val_styles))
+        seed = self.seed + self.style_seed_offset
+        styles = PhotoStream(train_styles, self.image_size, seed=seed, short_side=self.resize_to)
+        self.train_set = PairedStream(self.train_set, FlippedStream(styles, seed))
+        self.val_set = PairedImages(self.val_set, FixedImages(val_styles, self.image_size, short_side=self.resize_to))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from fst.models.adain import AdaINModel
 from fst.models.transformer import TransformerNet
 
 
@@ -49,4 +50,42 @@ def export_program(net: TransformerNet, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.export.save(_exported(net), str(path))
+    return path
+
+
+class _AdaINTransfer(torch.nn.Module):
+    """Encoder + AdaIN + decoder as one graph: (content, style) images -> stylized content."""
+
+    def __init__(self, model: AdaINModel, alpha: float) -> None:
+        super().__init__()
+        self.model, self.alpha = model, alpha
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.model(content, self.model.style_stats(style), self.alpha)
+
+
+def export_adain_onnx(model: AdaINModel, path: str | Path, alpha: float = 1.0) -> Path:
+    """Write an ONNX model of the arbitrary-style model: "content" (1, 3, H, W) and "style"
+    (1, 3, H', W'), RGB in [0, 1], -> "stylized" (1, 3, H, W).
+
+    Both images' sides must be multiples of 8 (the encoder's three poolings), at least 16: pad
+    other sizes by reflection and crop back, as `AdaINModel.pad` does. `alpha` is baked in.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = _AdaINTransfer(model.float().eval(), alpha)
+    stride = model.stride
+
+    def side(name: str) -> torch.export.Dim:
+        return stride * torch.export.Dim(name, min=2, max=16384 // stride)
+
+    dims = {
+        "content": {2: side("content_height"), 3: side("content_width")},
+        "style": {2: side("style_height"), 3: side("style_width")},
+    }
+    example = (torch.rand(1, 3, 8 * stride, 10 * stride), torch.rand(1, 3, 6 * stride, 7 * stride))
+    with torch.no_grad():
+        program = torch.export.export(wrapper, example, dynamic_shapes=dims)
+    onnx_program = torch.onnx.export(program, input_names=["content", "style"], output_names=["stylized"], dynamo=True)
+    onnx_program.save(str(path))
     return path

@@ -42,3 +42,8 @@ class StylizeOptions:
     overlap: int = 128
     output_head: str = "clamp"
     progress: bool = True
+    # Any image as a style (`fst.stylize.arbitrary`, the AdaIN model of `checkpoints`, default the shipped one).
+    style_images: list[Path] = field(default_factory=list)
+    style_weights: list[float] | None = None  # one per style image; None: equal
+    alpha: float = 1.0  # content-style trade-off in feature space, 0..1
+    style_size: int = 512  # long side the style images are encoded at

@@ -30,7 +30,7 @@ from fst.io.images import (
     save_image_atomic,
 )
 from fst.models.transformer import TransformerNet
-from fst.stylize import compiled, inputs
+from fst.stylize import arbitrary, compiled, inputs
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer, resolve_precision, stack_images
@@ -131,9 +131,12 @@ def run(options: StylizeOptions) -> int:
     if device.type == "cuda" and world_size > 1:
         device = torch.device("cuda", rank % torch.cuda.device_count())
     try:
-        plans = zoo.plan_styles(options.checkpoints, options.styles)
-        loaded = [load_stylizer(path, options.output_head, style=mix) for path, mix in plans]
-    except (CheckpointError, ValueError) as error:
+        if options.style_images:  # any image as a style: the AdaIN model, one output per run
+            plans, loaded = [], [arbitrary.load(options)]
+        else:
+            plans = zoo.plan_styles(options.checkpoints, options.styles)
+            loaded = [load_stylizer(path, options.output_head, style=mix) for path, mix in plans]
+    except (CheckpointError, ValueError, ImageReadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     names = [metadata["name"] for _, metadata in loaded]
@@ -182,7 +185,10 @@ def run(options: StylizeOptions) -> int:
         modes = set()
         for (net, _), name in zip(loaded, names, strict=True):
             style_jobs = [job for job in todo if job.style == name]
-            stylizer = Stylizer(net, name, options, device, _compiled(net, style_jobs, options, device))
+            if isinstance(net, arbitrary.StyledAdaIN):
+                stylizer: Stylizer = arbitrary.ArbitraryStylizer(net, name, options, device)
+            else:
+                stylizer = Stylizer(net, name, options, device, _compiled(net, style_jobs, options, device))
             modes.add("compiled" if stylizer.compiled else "eager")
             decoded = _prefetch(decoders, _decode, style_jobs, depth)
             for batch in _batches(decoded, batch_size, decode_failed):

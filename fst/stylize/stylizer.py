@@ -105,12 +105,16 @@ class Stylizer:
         while True:
             try:
                 with self.autocast():
-                    return tiling.stylize_tiled(self.net, image, tile_size, self.options.overlap)
+                    return self._run_tiles(image, tile_size)
             except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
                 if not _is_out_of_memory(error) or tile_size <= 128:
                     raise
                 _free_memory(self.device)
                 tile_size //= 2  # halve the tile until it fits
+
+    def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
+        """One (3, H, W) image through the net in tiles with whole-image statistics."""
+        return tiling.stylize_tiled(self.net, image, tile_size, self.options.overlap)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

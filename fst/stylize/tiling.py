@@ -43,12 +43,12 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-def core_bounds(starts: list[int], tile: int, length: int) -> list[tuple[int, int]]:
-    """Split [0, length) among tiles at the middle of each overlap (multiples of STRIDE)."""
+def core_bounds(starts: list[int], tile: int, length: int, multiple: int = STRIDE) -> list[tuple[int, int]]:
+    """Split [0, length) among tiles at the middle of each overlap (multiples of `multiple`)."""
     cuts = [0]
     for previous, current in itertools.pairwise(starts):
         middle = (current + min(previous + tile, length)) // 2
-        cuts.append(max(cuts[-1], middle - middle % STRIDE))
+        cuts.append(max(cuts[-1], middle - middle % multiple))
     cuts.append(length)
     return list(itertools.pairwise(cuts))
 

@@ -1,0 +1,231 @@
+"""stylize.py --style-image: the AdaIN model through the batch job, tiling, bad inputs, ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stylize
+from fst.checkpoint import export
+from fst.io.images import load_tensor
+from fst.models.adain import ChannelStats
+from fst.stylize import arbitrary
+from fst.stylize.arbitrary import stylize_tiled
+from fst.stylize.tiling import psnr
+from tests.conftest import random_photo, tiny_adain
+
+
+@pytest.fixture
+def adain_file(tmp_path: Path) -> Path:
+    return export(tiny_adain(seed=1), tmp_path / "model" / "adain.safetensors", {"name": "adain"})
+
+
+@pytest.fixture
+def styles(tmp_path: Path) -> list[Path]:
+    paths = [tmp_path / "first.png", tmp_path / "second.jpg"]
+    random_photo(48, 40, seed=5).save(paths[0])
+    Image.fromarray(np.random.default_rng(6).integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(paths[1])
+    return paths
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    random_photo(37, 29, seed=1).save(folder / "odd.png")
+    random_photo(160, 120, seed=2).save(folder / "large.png")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8 truncated")
+    return folder
+
+
+def run(*args: str | Path) -> int:
+    return stylize.main([str(a) for a in args] + ["--no-progress", "--precision", "fp32"])
+
+
+def read(path: Path) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+
+
+def test_batch_job_any_size_tiles_bad_files_and_resume(
+    tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    # --max-pixels forces the 160x120 photo into 64 px tiles; the corrupt file is one line.
+    args = [photos, "-o", out, "-c", adain_file, "--style-image", styles[0], "--max-pixels", "5000"]
+    assert run(*args, "--tile-size", "64", "--overlap", "32") == 1
+    stderr = capsys.readouterr().err
+    assert sum(line.startswith("failed: ") for line in stderr.splitlines()) == 1 and "corrupt.jpg" in stderr
+    assert Image.open(out / "odd.png").size == (37, 29)
+    assert Image.open(out / "large.png").size == (160, 120)
+    assert read(out / "large.png").std() > 0.01
+    # A rerun skips what exists (resume) and writes nothing new.
+    before = (out / "odd.png").stat().st_mtime_ns
+    assert run(*args) == 1
+    assert "skipped 2 existing" in capsys.readouterr().err
+    assert (out / "odd.png").stat().st_mtime_ns == before
+
+
+def test_style_weights_blend_the_styles(tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path) -> None:
+    (photos / "corrupt.jpg").unlink()
+    outputs = {}
+    for label, extra in {
+        "first": ["--style-image", styles[0]],
+        "second": ["--style-image", styles[1]],
+        "first_by_weight": ["--style-image", *styles, "--style-weights", "1", "0"],
+        "mix": ["--style-image", *styles, "--style-weights", "0.7", "0.3"],
+    }.items():
+        assert run(photos, "-o", tmp_path / label, "-c", adain_file, *extra) == 0
+        outputs[label] = read(next((tmp_path / label).rglob("odd.png")))
+    assert torch.equal(outputs["first"], outputs["first_by_weight"])
+    assert (outputs["first"] - outputs["second"]).abs().mean() > 0.01  # the two styles differ
+    # The 0.7/0.3 mix lies between the two styles, nearer the first.
+    to_first = (outputs["mix"] - outputs["first"]).abs().mean()
+    to_second = (outputs["mix"] - outputs["second"]).abs().mean()
+    assert 0 < to_first < to_second
+    assert (tmp_path / "mix" / "first-70+second-30" / "odd.png").is_file() or (tmp_path / "mix" / "odd.png").is_file()
+
+
+def test_alpha_zero_ignores_the_style(tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path) -> None:
+    (photos / "corrupt.jpg").unlink()
+    for style in styles:
+        assert run(photos, "-o", tmp_path / style.stem, "-c", adain_file, "--style-image", style, "--alpha", "0") == 0
+    assert torch.equal(read(tmp_path / "first" / "odd.png"), read(tmp_path / "second" / "odd.png"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--style-image", "BAD"], "empty file"),
+        (["--style-image", "MISSING"], "missing.png"),
+        (["--style-image", "STYLE", "STYLE", "--style-weights", "1"], "2 style images but 1"),
+        (["--style-image", "STYLE", "--alpha", "1.5"], "--alpha"),
+        (["--style-image", "STYLE", "-c", "NET"], "not an arbitrary-style"),
+    ],
+)
+def test_bad_style_input_is_one_line_and_exit_2(
+    tmp_path: Path,
+    adain_file: Path,
+    styles: list[Path],
+    photos: Path,
+    extra: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from fst.models.transformer import TransformerNet
+
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    net = export(TransformerNet(channels=(8, 16, 32), num_residual_blocks=1), tmp_path / "net.safetensors")
+    names = {"BAD": bad, "MISSING": tmp_path / "missing.png", "STYLE": styles[0], "NET": net}
+    extra = [str(names.get(a, a)) for a in extra]
+    model = [] if "-c" in extra else ["-c", adain_file]
+    assert run(photos, "-o", tmp_path / "out", *model, *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_shipped_model_says_how_to_train_one(
+    tmp_path: Path, styles: list[Path], photos: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(arbitrary, "DEFAULT_MODEL", tmp_path / "checkpoints" / "adain.safetensors")
+    assert run(photos, "-o", tmp_path / "out", "--style-image", styles[0]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no arbitrary-style model is shipped yet" in err
+    assert "experiment=adain" in err
+
+
+def _tiled_against_untiled(model, style: ChannelStats, image: torch.Tensor, tile: int, overlap: int) -> float:
+    with torch.no_grad():
+        untiled = model(image[None], style, 0.8)[0]
+    return psnr(untiled, stylize_tiled(model, style, image, tile, overlap, alpha=0.8))
+
+
+def test_tiles_match_untiled_with_a_random_model() -> None:
+    model = tiny_adain(seed=2)
+    image = torch.nn.functional.interpolate(torch.rand(1, 3, 25, 33), size=(200, 264), mode="bilinear")[0]
+    style = model.style_stats(torch.rand(1, 3, 64, 48))
+    assert _tiled_against_untiled(model, style, image, tile=128, overlap=64) >= 40.0
+
+
+def test_tiles_need_whole_image_statistics_with_the_real_encoder(
+    assets: Path, vgg_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A photo through the real VGG encoder (random decoder): tiled with whole-image relu4_1
+    # statistics it matches the untiled output; with each tile's own statistics (plain AdaIN per
+    # tile) it does not, so the test would catch a tiling that lost the pooled statistics.
+    model = tiny_adain(seed=2, vgg_weights=str(vgg_file))
+    image = load_tensor(assets / "content" / "tubingen.jpg", long_side=512)
+    style = model.style_stats(load_tensor(assets / "styles" / "the_scream.jpg", long_side=256)[None])
+    assert _tiled_against_untiled(model, style, image, tile=256, overlap=128) >= 40.0
+    plain = arbitrary.adaptive_instance_norm
+    monkeypatch.setattr(
+        arbitrary, "adaptive_instance_norm", lambda features, style, alpha, content_stats: plain(features, style, alpha)
+    )
+    assert _tiled_against_untiled(model, style, image, tile=256, overlap=128) < 30.0
+
+
+def test_onnx_runtime_matches_pytorch(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from fst.stylize.export import export_adain_onnx
+
+    model = tiny_adain(seed=4)
+    path = export_adain_onnx(model, tmp_path / "adain.onnx", alpha=0.6)
+    session = ort.InferenceSession(str(path))
+    for content_size, style_size in [((16, 24), (32, 16)), ((40, 64), (24, 24))]:
+        content, style = torch.rand(1, 3, *content_size), torch.rand(1, 3, *style_size)
+        (stylized,) = session.run(None, {"content": content.numpy(), "style": style.numpy()})
+        with torch.no_grad():
+            expected = model(content, model.style_stats(style), 0.6)
+        assert stylized.shape == expected.shape
+        np.testing.assert_allclose(stylized, expected.numpy(), atol=1e-4, rtol=0)
+        assert expected.std() > 0.01
+
+
+def test_whole_images_are_capped_for_memory(tmp_path: Path) -> None:
+    from fst.stylize.options import StylizeOptions
+
+    model = tiny_adain()
+    net = arbitrary.StyledAdaIN(model, model.style_stats(torch.rand(1, 3, 32, 32)), alpha=1.0)
+    options = StylizeOptions("in", tmp_path, [], max_pixels=6_000_000)
+    stylizer = arbitrary.ArbitraryStylizer(net, "style", options, torch.device("cpu"))
+    assert stylizer.options.max_pixels == arbitrary.ArbitraryStylizer.MAX_PIXELS < 6_000_000
+    assert options.max_pixels == 6_000_000  # the caller's options are not modified
+    small = StylizeOptions("in", tmp_path, [], max_pixels=5_000)
+    assert arbitrary.ArbitraryStylizer(net, "style", small, torch.device("cpu")).options.max_pixels == 5_000
+
+
+def test_sharded_workers_write_every_output_once(
+    tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (photos / "corrupt.jpg").unlink()
+    random_photo(30, 20, seed=9).save(photos / "third.png")
+    written = []
+    for rank in range(2):
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        out = tmp_path / f"rank{rank}"
+        assert run(photos, "-o", out, "-c", adain_file, "--style-image", styles[0]) == 0
+        written.append({p.name for p in out.rglob("*.png")})
+    assert not written[0] & written[1]
+    assert written[0] | written[1] == {"odd.png", "large.png", "third.png"}
+
+
+def test_preserve_color_keeps_the_photos_chroma(
+    tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path
+) -> None:
+    from fst.color import luminance
+
+    (photos / "corrupt.jpg").unlink()
+    assert run(photos, "-o", tmp_path / "out", "-c", adain_file, "--style-image", styles[1], "--preserve-color") == 0
+    content, stylized = read(photos / "odd.png")[None], read(tmp_path / "out" / "odd.png")[None]
+    chroma = (stylized - luminance(stylized)) - (content - luminance(content))
+    # Pixels with no clipped channel (clipping moves the chroma), up to 8-bit rounding.
+    inside = ((stylized > 0.02) & (stylized < 0.98) & (content > 0.02) & (content < 0.98)).all(1, keepdim=True)
+    assert inside.float().mean() > 0.5
+    assert chroma[inside.expand_as(chroma)].abs().max() < 0.02
+    assert (luminance(stylized) - luminance(content)).abs().mean() > 0.01  # the luminance did change
