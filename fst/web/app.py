@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=429, headers={"Retry-After": str(error.retry_after)})
 
     @app.middleware("http")
-    async def same_origin_writes(request: Request, call_next):
+    async def same_origin_writes(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """A state-changing request whose Origin is another site is refused (besides SameSite cookies
         and the forms' CSRF tokens); requests without Origin (API clients) pass."""
         origin = request.headers.get("origin")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 from fst.web.db import User
 from fst.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_valid, session_user_id
 
+if TYPE_CHECKING:  # fst.web.app imports the routers, which import this module
+    from fst.web.app import Services
 
-def services(request: Request):
+
+def services(request: Request) -> Services:
     return request.app.state.services
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from fst.web.db import Job, User, transaction
 
@@ -128,7 +129,7 @@ def fail(factory: sessionmaker[Session], held: Claim, reason: str) -> bool:
         return _fail_and_refund(session, held.job_id, reason, Job.claim == held.token)
 
 
-def _fail_and_refund(session: Session, job_id: str, reason: str, condition) -> bool:
+def _fail_and_refund(session: Session, job_id: str, reason: str, condition: ColumnElement[bool]) -> bool:
     job = session.get(Job, job_id)
     if job is None:
         return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -142,7 +142,7 @@ class _JobError(Exception):
 class Recovery:
     """A background thread: re-enqueues jobs of dead workers and lost messages, every few seconds."""
 
-    def __init__(self, settings: Settings, factory: sessionmaker[Session], enqueue) -> None:
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], enqueue: Callable[[str], None]) -> None:
         self.settings, self.factory, self.enqueue = settings, factory, enqueue
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="job-recovery", daemon=True)

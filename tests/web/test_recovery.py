@@ -28,7 +28,9 @@ def test_data_survives_a_restart(settings) -> None:
         register(client)
         job = wait_job(client, submit(client).json()["id"])
     with make_client(settings) as client:
-        assert client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 200
+        assert (
+            client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 200
+        )
         assert client.get(f"/api/jobs/{job['id']}").json()["status"] == "done"
         assert client.get(job["result_url"]).status_code == 200
         assert client.get("/api/auth/me").json()["credits"] == 2

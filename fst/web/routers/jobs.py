@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, Request, Response, UploadFile
 from fastapi.responses import FileResponse
@@ -18,6 +18,9 @@ from fst.web import jobs, styles, uploads
 from fst.web.db import Job, User
 from fst.web.deps import CurrentUser, DbSession, services
 from fst.web.security import check_rate, record_event
+
+if TYPE_CHECKING:
+    from fst.web.app import Services
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -82,7 +85,7 @@ def read_upload(upload: UploadFile | None, limit: int) -> bytes | None:
     return upload.file.read(limit + 1)
 
 
-def submit(session: Session, services, user: User, request: JobRequest) -> tuple[list[Job], bool]:
+def submit(session: Session, services: Services, user: User, request: JobRequest) -> tuple[list[Job], bool]:
     """Check, store, charge and enqueue; returns (jobs, created). Nothing is charged unless all checks pass.
 
     Raises:
@@ -155,7 +158,7 @@ def owned_job(session: Session, user: User, job_id: str) -> Job:
     return job
 
 
-def delete_job(session: Session, services, job: Job) -> None:
+def delete_job(session: Session, services: Services, job: Job) -> None:
     """Delete a finished job and its files; a queued one is cancelled and refunded; a running one is 409."""
     result = session.execute(delete(Job).where(Job.id == job.id, Job.status.in_(("done", "failed", "queued"))))
     if result.rowcount != 1:
