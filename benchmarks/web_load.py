@@ -159,7 +159,7 @@ def user_session(
             status = call(latencies, client.get, f"/api/jobs/{job_id}").json()
             if status["status"] in ("done", "failed"):
                 return status["status"]
-            time.sleep(0.25)
+            time.sleep(1.0)  # the pages poll every 0.7 s
 
     return list(pool.map(one_job, range(jobs)))
 

@@ -113,9 +113,12 @@ class RateEvent(Base):
 
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL and a busy timeout so the web and worker threads can share it."""
+    # One connection per request thread: FastAPI runs sync handlers on up to 40 threads, and a
+    # smaller pool made a load test's requests wait 30 s for a connection and fail.
+    pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60}
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        return create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(connection: Any, _record: Any) -> None:  # DB-API objects
