@@ -87,6 +87,7 @@ class Job(Base):
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     enqueued_at: Mapped[float] = mapped_column(Float, default=time.time)
     created_at: Mapped[float] = mapped_column(Float, default=time.time, index=True)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the latest claim
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 

@@ -76,7 +76,14 @@ def claim(factory: sessionmaker[Session], job_id: str, lease_s: float) -> Claim 
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, waiting, Job.attempts < MAX_ATTEMPTS)
-            .values(status="running", claim=token, lease_until=now + lease_s, attempts=Job.attempts + 1, progress=0.05)
+            .values(
+                status="running",
+                claim=token,
+                lease_until=now + lease_s,
+                attempts=Job.attempts + 1,
+                progress=0.05,
+                started_at=now,
+            )
         )
         if result.rowcount != 1:
             return None

@@ -48,7 +48,6 @@ class StyleWorker:
         self.options = StylizeOptions(inputs="", out_dir=Path("."), checkpoints=[], progress=False)
         self._nets: dict[str, tuple[TransformerNet, compiled.CompiledNet | None]] = {}
         self._lock = threading.Lock()
-        self.images_done = 0
 
     def net(self, style: styles.Style) -> tuple[TransformerNet, compiled.CompiledNet | None]:
         """The style's net (and its compiled package), loaded on first use and kept."""
@@ -64,13 +63,23 @@ class StyleWorker:
                 log.info("loaded %s on %s (%s)", style.name, self.device, "compiled" if package else "eager")
             return self._nets[style.name]
 
-    def stylize(self, photo: Path, style: styles.Style, strength: float, preserve_color: bool, target: Path) -> None:
+    def stylize(
+        self,
+        photo: Path,
+        style: styles.Style,
+        strength: float,
+        preserve_color: bool,
+        target: Path,
+        on_progress: Callable[[float], None] = lambda _: None,
+    ) -> None:
         """Decode `photo`, stylize it, write `target` atomically (its format from its extension)."""
         decoded = read_image(photo)
         content = torch.from_numpy(np.array(decoded.rgb, dtype=np.uint8)).permute(2, 0, 1)[None]
         net, package = self.net(style)
+        on_progress(0.3)
         options = replace(self.options, strength=strength, preserve_color=preserve_color)
         stylized = Stylizer(net, style.name, options, self.device, package)(content)[0]
+        on_progress(0.9)
         image = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
         save_image_atomic(image, target, quality=92, png_compression=1)
 
@@ -88,20 +97,26 @@ class StyleWorker:
                 style = styles.find_style(self.settings.checkpoints_dir, held.style)
                 if style is None:
                     raise _JobError(f"the style {held.style!r} is no longer available")
-                self.stylize(data_dir / held.photo_path, style, held.strength, held.preserve_color, data_dir / result)
-            except (_JobError, ImageReadError) as error:
-                jobs.fail(
-                    self.factory,
-                    held,
-                    str(error).split(": ", 1)[-1] if isinstance(error, ImageReadError) else str(error),
+                lease = self.settings.job_lease_s
+                self.stylize(
+                    data_dir / held.photo_path,
+                    style,
+                    held.strength,
+                    held.preserve_color,
+                    data_dir / result,
+                    lambda progress: jobs.heartbeat(self.factory, held, lease, progress),
                 )
+            except _JobError as error:
+                jobs.fail(self.factory, held, str(error))
+                return
+            except ImageReadError as error:  # its message starts with our file path: the owner sees the reason
+                jobs.fail(self.factory, held, f"the photo cannot be read ({str(error).split(': ', 1)[-1]})")
                 return
             except Exception as error:  # the net itself failed: say so, refund, keep the worker alive
                 log.exception("job %s failed", job_id)
                 jobs.fail(self.factory, held, f"stylizing failed ({type(error).__name__})")
                 return
-        if jobs.finish(self.factory, held, result):
-            self.images_done += 1
+        jobs.finish(self.factory, held, result)  # False: the lease lapsed and another worker finishes it
 
     @contextmanager
     def _heartbeat(self, held: jobs.Claim) -> Iterator[None]:

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.Float(), nullable=True),
         sa.Column("enqueued_at", sa.Float(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("started_at", sa.Float(), nullable=True),
         sa.Column("finished_at", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
