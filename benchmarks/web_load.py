@@ -21,6 +21,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -271,6 +272,7 @@ def main() -> int:
     busy = figures.pop("worker_busy_s")
     figures["worker_images_per_s_during_load"] = round(figures["done"] / busy, 2) if busy else None
     figures["worker_images_per_s_alone"] = round(worker_images_per_second(photo, root, 20), 2)
+    shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

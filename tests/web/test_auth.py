@@ -98,3 +98,13 @@ def test_openapi_documents_the_api(client) -> None:
         assert path in paths
     assert {"get", "delete"} <= set(paths["/api/jobs/{job_id}"])
     assert "/api/jobs/{job_id}/result" in paths
+
+
+def test_session_cookie_is_secure_when_the_request_came_over_https(settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from fst.web.app import create_app
+
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        response = client.post("/api/auth/register", json={"email": "e@example.com", "password": PASSWORD})
+        assert "Secure" in response.headers["set-cookie"]

@@ -147,3 +147,23 @@ def test_upload_form_with_two_styles_makes_two_jobs(client, tmp_path) -> None:
     assert client.get("/api/auth/me").json()["credits"] == 1
     gallery = client.get("/gallery").text
     assert gallery.count("/result?download=1") == 2
+
+
+def test_queued_job_delete_refunds_and_running_job_is_409(settings) -> None:
+    from dataclasses import replace
+
+    from fst.web import jobs
+    from tests.web.conftest import make_client
+
+    with make_client(replace(settings, workers=0)) as client:  # no worker: jobs stay queued
+        register(client)
+        first, second = submit(client).json(), submit(client).json()
+        assert first["position"] == 1 and second["position"] == 2
+        assert client.get("/api/auth/me").json()["credits"] == 1
+        assert client.delete(f"/api/jobs/{first['id']}").status_code == 204
+        assert client.get(f"/api/jobs/{second['id']}").json()["position"] == 1
+        assert client.get("/api/auth/me").json()["credits"] == 2  # the cancelled job's credit is back
+        jobs.claim(client.app.state.services.factory, second["id"], lease_s=60)
+        assert client.delete(f"/api/jobs/{second['id']}").status_code == 409
+        uploads = [name for name in data_files(client) if name.startswith("uploads/")]
+        assert len(uploads) == 1  # the first job's photo is gone, the running one's kept

@@ -81,14 +81,14 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
     return user
 
 
-def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+def set_session_cookie(request: Request, response: Response, token: str, settings: Settings) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=SESSION_DAYS * 86400,
         httponly=True,  # not readable by scripts: an injected script cannot steal the session
         samesite="lax",  # not sent with cross-site posts
-        secure=settings.secure_cookies,
+        secure=settings.secure_cookies or request.url.scheme == "https",  # the scheme seen through a proxy too
         path="/",
     )
 
@@ -97,10 +97,10 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def start_session(session: Session, response: Response, user: User, settings: Settings) -> None:
+def start_session(request: Request, session: Session, response: Response, user: User, settings: Settings) -> None:
     token = new_login_session(session, user.id)
     session.commit()
-    set_session_cookie(response, token, settings)
+    set_session_cookie(request, response, token, settings)
 
 
 @router.post("/register", status_code=201)
@@ -111,7 +111,7 @@ def api_register(credentials: Credentials, request: Request, response: Response,
         user = register(session, settings, credentials.email, credentials.password)
     except AuthError as error:
         raise HTTPException(status_code=error.status, detail=str(error)) from None
-    start_session(session, response, user, settings)
+    start_session(request, session, response, user, settings)
     return account(user, settings)
 
 
@@ -123,7 +123,7 @@ def api_login(credentials: Credentials, request: Request, response: Response, se
         user = authenticate(session, settings, credentials.email, credentials.password, client_address(request))
     except AuthError as error:
         raise HTTPException(status_code=error.status, detail=str(error)) from None
-    start_session(session, response, user, settings)
+    start_session(request, session, response, user, settings)
     return account(user, settings)
 
 

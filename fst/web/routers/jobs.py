@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, File, Form, Header, HTTPException, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -145,6 +145,8 @@ def submit(session: Session, services: Services, user: User, request: JobRequest
         uploads.remove_files(settings.data_dir, *stored)
         if isinstance(error, jobs.NotEnoughCredits):
             raise JobError(str(error), 402) from None
+        if not request.idempotency_key:
+            raise
         return submit(session, services, user, request)  # the same key raced in: return its job
     for job in created:
         services.queue.enqueue(job.id)
@@ -164,9 +166,8 @@ def delete_job(session: Session, services: Services, job: Job) -> None:
     if result.rowcount != 1:
         session.rollback()
         raise HTTPException(status_code=409, detail="the job is running; delete it when it has finished")
-    if job.status == "queued" and job.charged:
-        user = session.get(User, job.user_id)
-        user.credits += job.charged
+    if job.status == "queued" and job.charged:  # cancelled before it ran: the credit goes back
+        session.execute(update(User).where(User.id == job.user_id).values(credits=User.credits + job.charged))
     session.commit()
     uploads.remove_files(services.settings.data_dir, job.photo_path, job.style_image_path, job.result_path)
 

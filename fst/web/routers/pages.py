@@ -84,7 +84,7 @@ def signup(
     except auth.AuthError as error:
         return render(request, "auth.html", {"mode": "signup", "error": str(error), "email": email}, error.status)
     response = redirect("/")
-    auth.start_session(session, response, user, settings)
+    auth.start_session(request, session, response, user, settings)
     return response
 
 
@@ -108,7 +108,7 @@ def login(
         response.headers["Retry-After"] = str(error.retry_after)
         return response
     response = redirect("/")
-    auth.start_session(session, response, user, settings)
+    auth.start_session(request, session, response, user, settings)
     return response
 
 
