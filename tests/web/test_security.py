@@ -81,7 +81,8 @@ def test_secret_key_is_generated_once_per_data_dir(tmp_path) -> None:
 
 def test_no_secret_in_the_repo() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    pattern = re.compile(r"(sk_live_|rk_live_|whsec_[A-Za-z0-9]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY)")
+    live = "_live_"  # split, so this file does not match itself
+    pattern = re.compile(rf"(sk{live}|rk{live}|whsec_[A-Za-z0-9]{{20,}}|-----BEGIN [A-Z ]*PRIVATE KEY)")
     for name in tracked:
         path = REPO / name
         if path.suffix in (".py", ".md", ".toml", ".sh", ".html", ".js", ".yaml", ".txt", ".ini", ".cfg"):
