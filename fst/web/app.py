@@ -78,9 +78,13 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=429, headers={"Retry-After": str(error.retry_after)})
 
     @app.middleware("http")
-    async def same_origin_writes(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """A state-changing request whose Origin is another site is refused (besides SameSite cookies
-        and the forms' CSRF tokens); requests without Origin (API clients) pass."""
+    async def guard_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Refuse oversized bodies, and state-changing requests whose Origin is another site (besides
+        SameSite cookies and the forms' CSRF tokens); requests without Origin (API clients) pass."""
+        # A body larger than two images plus the form is refused before it is read and spooled.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > 2 * settings.max_upload_bytes + 1_000_000:
+            return JSONResponse({"detail": "the upload is too large"}, status_code=413)
         origin = request.headers.get("origin")
         if (
             request.method not in ("GET", "HEAD", "OPTIONS")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -40,7 +41,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return from_env(
         host=args.host,
         port=args.port,
-        data_dir=args.data_dir and __import__("pathlib").Path(args.data_dir),
+        data_dir=Path(args.data_dir) if args.data_dir else None,
         database_url=args.database_url,
         queue_url=args.queue_url,
         workers=args.workers,
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = settings_from_args(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin list at every start is noise
     if args.command == "admin":
         return _admin(settings, args)
     if args.command == "worker":

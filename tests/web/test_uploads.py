@@ -67,6 +67,9 @@ def test_oversized_upload_is_413(settings) -> None:
         response = submit(client, buffer.getvalue())
         assert response.status_code == 413 and "larger than" in response.json()["detail"]
         assert client.get("/api/auth/me").json()["credits"] == 3
+        huge = {"photo": ("p.png", b"\0" * 1_100_000, "image/png")}  # over two images plus the form
+        refused = client.post("/api/jobs", files=huge, data={"style": "starry_night"})
+        assert refused.status_code == 413 and refused.json()["detail"] == "the upload is too large"
 
 
 def test_file_names_never_reach_the_file_system(client) -> None:
