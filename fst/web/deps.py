@@ -30,7 +30,12 @@ DbSession = Annotated[Session, Depends(db_session)]
 
 def optional_user(request: Request, session: DbSession) -> User | None:
     user_id = session_user_id(session, request.cookies.get(SESSION_COOKIE))
-    return session.get(User, user_id) if user_id is not None else None
+    user = session.get(User, user_id) if user_id is not None else None
+    # Give the connection back before the endpoint runs on another thread-pool thread: held across
+    # that hop, 40 requests held all 40 connections while waiting for a thread, and the 40 threads
+    # waited for a connection (a deadlock under load). The user stays loaded (expire_on_commit=False).
+    session.commit()
+    return user
 
 
 def api_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

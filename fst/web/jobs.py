@@ -152,11 +152,15 @@ def _fail_and_refund(session: Session, job_id: str, reason: str, condition: Colu
     return True
 
 
-def recover(factory: sessionmaker[Session], enqueue: Callable[[str], None], lease_s: float) -> list[str]:
-    """Re-enqueue jobs a dead worker held (lapsed lease) and queued jobs whose message may be lost.
+def recover(
+    factory: sessionmaker[Session], enqueue: Callable[[str], None], lease_s: float, queue_empty: bool = True
+) -> list[str]:
+    """Re-enqueue jobs a dead worker held (lapsed lease) and queued jobs whose message was lost.
 
-    Safe to run from every worker at once: a job enqueued twice is claimed once. Returns the ids
-    enqueued again.
+    A queued job's message is taken as lost only when the queue is empty (`queue_empty`) and the job
+    has waited a lease period: re-enqueueing every old queued job while a backlog drains flooded the
+    queue with duplicates. Safe to run from every worker at once: a job enqueued twice is claimed
+    once. Returns the ids enqueued again.
     """
     now = time.time()
     with transaction(factory) as session:
@@ -173,7 +177,8 @@ def recover(factory: sessionmaker[Session], enqueue: Callable[[str], None], leas
         )
         # A queued job's message can be lost (a web process killed between commit and enqueue,
         # a queue without persistence): one not enqueued for a lease period is enqueued again.
-        stale = session.scalars(select(Job.id).where(Job.status == "queued", Job.enqueued_at < now - lease_s)).all()
+        lost = (Job.status == "queued") & (Job.enqueued_at < (now - lease_s if queue_empty else 1.0))
+        stale = session.scalars(select(Job.id).where(lost)).all()
         if stale:
             session.execute(update(Job).where(Job.id.in_(stale)).values(enqueued_at=now))
     for job_id in stale:

@@ -157,8 +157,8 @@ class _JobError(Exception):
 class Recovery:
     """A background thread: re-enqueues jobs of dead workers and lost messages, every few seconds."""
 
-    def __init__(self, settings: Settings, factory: sessionmaker[Session], enqueue: Callable[[str], None]) -> None:
-        self.settings, self.factory, self.enqueue = settings, factory, enqueue
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], queue: JobQueue) -> None:
+        self.settings, self.factory, self.queue = settings, factory, queue
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="job-recovery", daemon=True)
 
@@ -173,7 +173,8 @@ class Recovery:
         interval = max(0.5, min(10.0, self.settings.job_lease_s / 4))
         while True:
             try:
-                again = jobs.recover(self.factory, self.enqueue, self.settings.job_lease_s)
+                empty = self.queue.pending() == 0
+                again = jobs.recover(self.factory, self.queue.enqueue, self.settings.job_lease_s, empty)
                 if again:
                     log.warning("re-enqueued %d job(s)", len(again))
             except Exception:  # the database may be restarting: try again next round
@@ -190,7 +191,7 @@ class WorkerRuntime:
         self.style_worker = StyleWorker(settings, factory)
         self.queue = queue
         self.workers = workers
-        self.recovery = Recovery(settings, factory, queue.enqueue)
+        self.recovery = Recovery(settings, factory, queue)
         self.consumer = None
 
     def _prepare(self) -> None:

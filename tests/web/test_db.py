@@ -37,3 +37,21 @@ def test_pool_serves_every_request_thread_at_once(database_url: str) -> None:
     for connection in connections:
         connection.close()
     engine.dispose()
+
+
+def test_no_connection_is_held_between_authentication_and_the_endpoint(settings) -> None:
+    # Held across the thread-pool hop to the endpoint, connections deadlocked the load test.
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from fst.web import deps
+    from tests.web.conftest import make_client, register
+
+    with make_client(replace(settings, workers=0)) as client:  # no worker threads using the pool
+        register(client)
+        services = client.app.state.services
+        request = SimpleNamespace(cookies={"fst_session": client.cookies.get("fst_session")})
+        with services.factory() as session:
+            user = deps.optional_user(request, session)
+            assert user.email == "ada@example.com" and user.credits == 3  # still loaded
+            assert services.engine.pool.checkedout() == 0

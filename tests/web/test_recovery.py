@@ -129,3 +129,20 @@ def test_sigkilled_worker_process_job_finishes_once(settings) -> None:
         assert done["status"] == "done" and (row.attempts, row.completions) == (2, 1)
         with client.app.state.services.factory() as session:
             assert session.scalar(select(User.credits)) == 2  # charged once
+
+
+def test_queued_jobs_are_enqueued_again_only_when_their_message_is_lost(settings) -> None:
+    settings = replace(settings, workers=0, job_lease_s=0.2)
+    with make_client(settings) as client:
+        register(client)
+        job = submit(client).json()
+        services = client.app.state.services
+        time.sleep(0.3)
+        assert services.queue.pending() == 1  # its message waits in the queue: nothing is lost
+        # A backlog: re-enqueueing waiting jobs every round flooded the queue with duplicates.
+        assert jobs.recover(services.factory, services.queue.enqueue, settings.job_lease_s, queue_empty=False) == []
+        services.queue.huey.flush()  # the message is lost (a queue without persistence, say)
+        assert jobs.recover(services.factory, services.queue.enqueue, settings.job_lease_s, queue_empty=True) == [
+            job["id"]
+        ]
+        assert services.queue.pending() == 1
