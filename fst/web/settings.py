@@ -45,6 +45,7 @@ class Settings:
     logins_per_minute: int = 10  # failed attempts per address and e-mail
     device: str = "auto"
     compile: str = "auto"  # auto: a cached compiled package is used; on GPUs a missing one is built
+    torch_threads: int = 0  # the worker's intra-op threads; 0 keeps torch's default (one per core)
     job_lease_s: float = 120.0  # a running job whose worker stopped heart-beating is retried after this
     job_stall_s: float = 0.0  # for crash tests only: sleep this long inside each job
 
@@ -106,6 +107,7 @@ def from_env(**overrides: Any) -> Settings:
         "logins_per_minute": int(_env("LOGINS_PER_MINUTE", str(defaults.logins_per_minute))),
         "device": _env("DEVICE", defaults.device),
         "compile": _env("COMPILE", defaults.compile),
+        "torch_threads": int(_env("TORCH_THREADS", "0")),
         "job_lease_s": float(_env("JOB_LEASE_S", str(defaults.job_lease_s))),
         "job_stall_s": float(_env("JOB_STALL_S", "0")),
     }

@@ -45,6 +45,10 @@ class StyleWorker:
         self.settings = settings
         self.factory = factory
         self.device = resolve_device(settings.device)
+        if settings.torch_threads > 0:
+            # On a CPU shared with other jobs, one thread measured 10x faster than two on 128 px
+            # photos (threads of one op wait for each other while the neighbours hold the cores).
+            torch.set_num_threads(settings.torch_threads)
         self.options = StylizeOptions(inputs="", out_dir=Path("."), checkpoints=[], progress=False)
         self._nets: dict[str, tuple[TransformerNet, compiled.CompiledNet | None]] = {}
         self._lock = threading.Lock()
