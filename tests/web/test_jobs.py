@@ -167,3 +167,27 @@ def test_queued_job_delete_refunds_and_running_job_is_409(settings) -> None:
         assert client.delete(f"/api/jobs/{second['id']}").status_code == 409
         uploads = [name for name in data_files(client) if name.startswith("uploads/")]
         assert len(uploads) == 1  # the first job's photo is gone, the running one's kept
+
+
+def test_delete_uses_the_jobs_state_now_not_when_the_request_began(settings) -> None:
+    from dataclasses import replace
+
+    from fst.web import jobs
+    from fst.web.db import Job
+    from fst.web.routers.jobs import delete_job
+    from tests.web.conftest import make_client
+
+    with make_client(replace(settings, workers=0)) as client:
+        register(client)
+        job_id = submit(client).json()["id"]
+        services = client.app.state.services
+        with services.factory() as session:
+            stale = session.get(Job, job_id)  # read while queued ...
+            held = jobs.claim(services.factory, job_id, lease_s=60)  # ... then run and finished elsewhere
+            result = settings.data_dir / "results" / "1" / f"{job_id}.png"
+            result.parent.mkdir(parents=True)
+            result.write_bytes(b"stylized")
+            assert jobs.finish(services.factory, held, f"results/1/{job_id}.png")
+            delete_job(session, services, stale)
+        assert client.get("/api/auth/me").json()["credits"] == 2  # a finished job is not refunded
+        assert not result.exists()  # and its result is removed with it

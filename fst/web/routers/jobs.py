@@ -162,10 +162,14 @@ def owned_job(session: Session, user: User, job_id: str) -> Job:
 
 def delete_job(session: Session, services: Services, job: Job) -> None:
     """Delete a finished job and its files; a queued one is cancelled and refunded; a running one is 409."""
-    result = session.execute(delete(Job).where(Job.id == job.id, Job.status.in_(("done", "failed", "queued"))))
+    session.refresh(job)  # the state (and result path) now, not when the request began
+    if job.status == "running":
+        raise HTTPException(status_code=409, detail="the job is running; delete it when it has finished")
+    # Only in the state just read: a job claimed or finished in between must not be refunded or orphan a file.
+    result = session.execute(delete(Job).where(Job.id == job.id, Job.status == job.status))
     if result.rowcount != 1:
         session.rollback()
-        raise HTTPException(status_code=409, detail="the job is running; delete it when it has finished")
+        raise HTTPException(status_code=409, detail="the job changed state; try again")
     if job.status == "queued" and job.charged:  # cancelled before it ran: the credit goes back
         session.execute(update(User).where(User.id == job.user_id).values(credits=User.credits + job.charged))
     session.commit()
