@@ -9,6 +9,7 @@ dead worker's jobs are retried.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,12 +147,11 @@ class StyleWorker:
             target = folder / f"{style.name}.jpg"
             if target.exists() or not PREVIEW_PHOTO.is_file():
                 continue
-            small = folder / ".preview-source.jpg"
-            with Image.open(PREVIEW_PHOTO) as photo:
-                folder.mkdir(parents=True, exist_ok=True)
+            # A private temp dir: workers on other machines may write the same preview at once.
+            with tempfile.TemporaryDirectory() as scratch, Image.open(PREVIEW_PHOTO) as photo:
+                small = Path(scratch) / "source.jpg"
                 photo.convert("RGB").resize((PREVIEW_SIZE, PREVIEW_SIZE * photo.height // photo.width)).save(small)
-            self.stylize(small, style, 1.0, False, target)
-            small.unlink(missing_ok=True)
+                self.stylize(small, style, 1.0, False, target)  # written atomically
 
 
 class _JobError(Exception):

@@ -49,3 +49,15 @@ def test_gallery_route_serves_listed_paintings_only(client, tmp_path: Path) -> N
     assert client.get("/gallery/paintings/wave.jpg").content == b"jpeg bytes"
     assert client.get("/gallery/paintings/..%2Fsecret_key").status_code == 404
     assert client.get("/api/styles").json()["gallery"] == ["wave.jpg"]
+
+
+def test_worker_writes_a_preview_per_style(client) -> None:
+    import io
+
+    from PIL import Image
+
+    response = client.get("/styles/starry_night/preview.jpg")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(response.content)).width == 192
+    assert client.get("/styles/mona_lisa/preview.jpg").status_code == 404
+    assert client.get("/api/styles").json()["styles"][0]["preview_url"] == "/styles/starry_night/preview.jpg"
