@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,36 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from fst.web import db
-from fst.web.queue import JobQueue
 from fst.web.routers import auth, billing, jobs, pages, styles
 from fst.web.security import RateLimited
+from fst.web.services import Services, open_services
 from fst.web.settings import Settings
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
-
-
-@dataclass
-class Services:
-    """What request handlers share: settings, the database and the queue."""
-
-    settings: Settings
-    engine: Engine
-    factory: sessionmaker[Session]
-    queue: JobQueue
-
-
-def open_services(settings: Settings) -> Services:
-    """Connect to the database (migrated to the newest schema) and the queue."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url = settings.resolved_database_url()
-    db.migrate(url)
-    engine = db.make_engine(url)
-    return Services(settings, engine, db.session_factory(engine), JobQueue(settings.resolved_queue_url()))
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -51,8 +51,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy import func
 
-    from fst.web.app import open_services
     from fst.web.db import Job, User
+    from fst.web.services import open_services
 
     services = open_services(settings)
     with services.factory() as session:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "admin":
         return _admin(settings, args)
     if args.command == "worker":
-        from fst.web.app import open_services
+        from fst.web.services import open_services
         from fst.web.worker import WorkerRuntime
 
         services = open_services(settings)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from fst.web.db import User
 from fst.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_valid, session_user_id
-
-if TYPE_CHECKING:  # fst.web.app imports the routers, which import this module
-    from fst.web.app import Services
+from fst.web.services import Services
 
 
 def services(request: Request) -> Services:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, Request, Response, UploadFile
 from fastapi.responses import FileResponse
@@ -18,9 +18,7 @@ from fst.web import jobs, styles, uploads
 from fst.web.db import Job, User
 from fst.web.deps import CurrentUser, DbSession, services
 from fst.web.security import check_rate, record_event
-
-if TYPE_CHECKING:
-    from fst.web.app import Services
+from fst.web.services import Services
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
