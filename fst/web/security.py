@@ -41,7 +41,10 @@ def token_hash(token: str) -> str:
 def new_login_session(session: Session, user_id: int) -> str:
     """Store a new login session and return its token (the cookie value); the table keeps a hash."""
     token = secrets.token_urlsafe(32)
-    expires = time.time() + SESSION_DAYS * 86400
+    now = time.time()
+    expires = now + SESSION_DAYS * 86400
+    # The user's expired sessions go as a new one comes, so the table does not grow forever.
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user_id, LoginSession.expires_at < now))
     session.add(LoginSession(token_hash=token_hash(token), user_id=user_id, expires_at=expires))
     return token
 

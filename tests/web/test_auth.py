@@ -108,3 +108,19 @@ def test_session_cookie_is_secure_when_the_request_came_over_https(settings) -> 
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         response = client.post("/api/auth/register", json={"email": "e@example.com", "password": PASSWORD})
         assert "Secure" in response.headers["set-cookie"]
+
+
+def test_expired_login_sessions_are_refused_and_cleared(client) -> None:
+    from sqlalchemy import func, update
+
+    from fst.web.db import LoginSession
+
+    register(client)
+    factory = client.app.state.services.factory
+    with factory() as session:
+        session.execute(update(LoginSession).values(expires_at=0.0))
+        session.commit()
+    assert client.get("/api/auth/me").status_code == 401
+    client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(LoginSession)) == 1  # only the new one

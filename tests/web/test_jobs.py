@@ -29,6 +29,8 @@ def test_job_runs_and_result_has_the_photos_size(client) -> None:
     download = client.get(f"/api/jobs/{job['id']}/result?download=1")
     assert "attachment" in download.headers["content-disposition"]
     assert [j["id"] for j in client.get("/api/jobs").json()["jobs"]] == [job["id"]]
+    assert client.get("/api/jobs?offset=1").json()["jobs"] == []
+    assert client.get("/api/jobs?limit=0").status_code == 422
     assert client.get("/api/auth/me").json()["credits"] == 2  # one credit charged
 
 

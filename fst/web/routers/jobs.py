@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, select, update
@@ -214,9 +214,15 @@ def api_submit(
 
 
 @router.get("")
-def api_list(session: DbSession, user: CurrentUser) -> JobList:
-    """The user's jobs, newest first."""
-    rows = session.scalars(select(Job).where(Job.user_id == user.id).order_by(Job.created_at.desc())).all()
+def api_list(
+    session: DbSession,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    """The user's jobs, newest first (`limit` and `offset` page through them)."""
+    query = select(Job).where(Job.user_id == user.id).order_by(Job.created_at.desc()).limit(limit).offset(offset)
+    rows = session.scalars(query).all()
     return JobList(jobs=[job_out(session, job) for job in rows])
 
 
