@@ -1,0 +1,295 @@
+"""Load test of the web service on loopback: N users x M jobs at once, optionally killing processes.
+
+    python benchmarks/web_load.py                         # 20 users x 5 jobs, 128 px photos
+    python benchmarks/web_load.py --kill                  # SIGKILL the worker, then the web process, mid-load
+    python benchmarks/web_load.py --users 4 --jobs 3 --json out.json
+
+Runs `serve.py --workers 0` (the web process) and `serve.py worker` (the queue worker) as two
+processes on a fresh SQLite data dir (or `--database-url`). Each user signs up and submits its jobs
+concurrently with an Idempotency-Key, retrying on connection errors (a killed web process), then
+polls until every job has ended. At the end the database itself is checked: every job done, each
+finished exactly once (`completions == 1`), each user charged exactly once per job, no duplicates.
+
+Reports API latency (p50/p95/max over all submits and polls), jobs per second end to end, and the
+worker's own images per second on the same photo (the same `StyleWorker.stylize` path, in-process),
+so the two can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image
+from sqlalchemy import create_engine, text
+
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD = "load test password"
+
+
+class Latencies:
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self.lock:
+            self.values.append(seconds)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class Service:
+    """The web and worker processes, each restartable after a SIGKILL."""
+
+    def __init__(self, data_dir: Path, port: int, database_url: str, workers: int) -> None:
+        self.port = port
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "FST_WEB_DATA_DIR": str(data_dir),
+            "FST_WEB_DATABASE_URL": database_url,
+            "FST_WEB_PORT": str(port),
+            "FST_WEB_WORKERS": str(workers),
+            "FST_WEB_FREE_CREDITS": "1000",
+            "FST_WEB_UPLOADS_PER_MINUTE": "1000",
+            "FST_WEB_JOB_LEASE_S": "3",  # a killed worker's job is retried within seconds
+            "FST_WEB_COMPILE": os.environ.get("FST_WEB_COMPILE", "off"),
+            # Billing on (offline: only the webhook secret is ever used), so charges are counted.
+            "STRIPE_SECRET_KEY": "sk_test_load",
+            "STRIPE_WEBHOOK_SECRET": "whsec_load",
+        }
+        self.log = open(data_dir.parent / "service.log", "ab")  # noqa: SIM115 (kept open for restarts)
+        self.web = self.worker = None
+
+    def start_web(self) -> None:
+        command = [sys.executable, str(REPO / "serve.py"), "--workers", "0"]
+        self.web = subprocess.Popen(command, env=self.env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("the web process did not start; see service.log")
+            time.sleep(0.2)
+
+    def start_worker(self) -> None:
+        command = [sys.executable, str(REPO / "serve.py"), "worker"]
+        self.worker = subprocess.Popen(command, env=self.env, stdout=self.log, stderr=self.log)
+
+    def kill(self, which: str) -> None:
+        process = getattr(self, which)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in (self.web, self.worker):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
+
+
+def photo_bytes(size: int) -> bytes:
+    buffer = io.BytesIO()
+    with Image.open(REPO / "data" / "demo" / "chelsea.jpg") as image:
+        image.convert("RGB").resize((size, size * image.height // image.width)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def call(latencies: Latencies, method: Callable[..., httpx.Response], *args: Any, **kwargs: Any) -> httpx.Response:
+    """A request retried on connection errors and 5xx (the web process may be restarting)."""
+    for _ in range(600):
+        start = time.perf_counter()
+        try:
+            response = method(*args, **kwargs)
+        except httpx.TransportError:
+            time.sleep(0.2)
+            continue
+        if response.status_code < 500:
+            latencies.add(time.perf_counter() - start)
+            return response
+        time.sleep(0.2)
+    raise RuntimeError(f"no answer from {args[0]}")
+
+
+def user_session(
+    base: str, index: int, jobs: int, photo: bytes, latencies: Latencies, pool: ThreadPoolExecutor
+) -> list[str]:
+    client = httpx.Client(base_url=base, timeout=30)
+    email = f"load{index}@example.com"
+    response = call(latencies, client.post, "/api/auth/register", json={"email": email, "password": PASSWORD})
+    if response.status_code == 409:  # registered before a web restart lost the response
+        response = call(latencies, client.post, "/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code in (200, 201), response.text
+
+    def one_job(_: int) -> str:
+        key = uuid.uuid4().hex  # the same key on every retry: a lost response never makes a second job
+        files = {"photo": ("photo.jpg", photo, "image/jpeg")}
+        submitted = call(
+            latencies,
+            client.post,
+            "/api/jobs",
+            files=files,
+            data={"style": "starry_night"},
+            headers={"Idempotency-Key": key},
+        )
+        assert submitted.status_code in (200, 201), submitted.text
+        job_id = submitted.json()["id"]
+        while True:
+            status = call(latencies, client.get, f"/api/jobs/{job_id}").json()
+            if status["status"] in ("done", "failed"):
+                return status["status"]
+            time.sleep(1.0)  # the pages poll every 0.7 s
+
+    return list(pool.map(one_job, range(jobs)))
+
+
+def worker_images_per_second(photo: bytes, data_dir: Path, count: int) -> float:
+    """The worker's own speed: `StyleWorker.stylize` on the same photo, in-process, after one warm-up."""
+    sys.path.insert(0, str(REPO))
+    from fst.web import styles
+    from fst.web.settings import Settings
+    from fst.web.worker import StyleWorker
+
+    settings = Settings(
+        data_dir=data_dir,
+        compile=os.environ.get("FST_WEB_COMPILE", "off"),
+        torch_threads=int(os.environ.get("FST_WEB_TORCH_THREADS", "0")),  # as the worker process gets it
+    )
+    worker = StyleWorker(settings, factory=None)
+    source = data_dir / "bench.jpg"
+    source.write_bytes(photo)
+    style = styles.shipped_styles(settings.checkpoints_dir)[0]
+    worker.stylize(source, style, 1.0, False, data_dir / "bench-out.jpg")
+    start = time.perf_counter()
+    for _ in range(count):
+        worker.stylize(source, style, 1.0, False, data_dir / "bench-out.jpg")
+    return count / (time.perf_counter() - start)
+
+
+def check_database(url: str, users: int, jobs: int) -> dict[str, int]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT status, completions, attempts, started_at, finished_at FROM jobs")).all()
+        credits = connection.execute(text("SELECT credits FROM users")).scalars().all()
+    engine.dispose()
+    return {
+        "jobs": len(rows),
+        "done": sum(r.status == "done" for r in rows),
+        "completed_exactly_once": sum(r.completions == 1 for r in rows),
+        "retried": sum(r.attempts > 1 for r in rows),
+        "users_charged_exactly": sum(c == 1000 - jobs for c in credits),
+        "users": len(credits),
+        # Seconds inside the worker (claim to finish) per job, summed: with one worker thread, the
+        # worker's own rate during the load is jobs / busy seconds.
+        "worker_busy_s": round(sum(r.finished_at - r.started_at for r in rows if r.finished_at and r.started_at), 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=5, help="jobs per user, submitted at once")
+    parser.add_argument("--size", type=int, default=128, help="photo width in pixels")
+    parser.add_argument("--workers", type=int, default=1, help="worker threads of the worker process")
+    parser.add_argument("--kill", action="store_true", help="SIGKILL the worker, later the web process, and restart")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="fst-load-"))
+    data_dir = root / "var"
+    data_dir.mkdir()
+    url = args.database_url or f"sqlite:///{data_dir / 'fst.db'}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    service = Service(data_dir, port, url, args.workers)
+    photo = photo_bytes(args.size)
+    latencies = Latencies()
+    killed: list[str] = []
+    # The worker's own speed, in-process, before and after the load: on a shared machine the
+    # neighbours' load changes it, so both are reported.
+    alone_before = worker_images_per_second(photo, root, 20)
+    try:
+        service.start_web()
+        service.start_worker()
+        total = args.users * args.jobs
+        pool = ThreadPoolExecutor(total + args.users)
+        start = time.perf_counter()
+        futures = [
+            pool.submit(user_session, f"http://127.0.0.1:{port}", i, args.jobs, photo, latencies, pool)
+            for i in range(args.users)
+        ]
+        if args.kill:
+            engine = create_engine(url)
+
+            def done_count() -> int:
+                with engine.connect() as connection:
+                    return connection.execute(text("SELECT count(*) FROM jobs WHERE status = 'done'")).scalar()
+
+            for which, fraction in (("worker", 0.2), ("web", 0.5)):
+                while done_count() < fraction * total:
+                    time.sleep(0.1)
+                service.kill(which)
+                killed.append(f"{which} at {done_count()}/{total} done")
+                time.sleep(1.0)
+                service.start_web() if which == "web" else service.start_worker()
+            engine.dispose()
+        outcomes = [status for future in futures for status in future.result()]
+        elapsed = time.perf_counter() - start
+        pool.shutdown()
+    finally:
+        service.stop()
+    figures = {
+        "users": args.users,
+        "jobs_per_user": args.jobs,
+        "photo": f"{args.size} px wide JPEG",
+        "killed": killed,
+        "client_saw_done": outcomes.count("done"),
+        "seconds": round(elapsed, 2),
+        "jobs_per_s": round(len(outcomes) / elapsed, 2),
+        "api_calls": len(latencies.values),
+        "api_p50_ms": round(1000 * latencies.percentile(0.5), 1),
+        "api_p95_ms": round(1000 * latencies.percentile(0.95), 1),
+        "api_max_ms": round(1000 * max(latencies.values), 1),
+        **check_database(url, args.users, args.jobs),
+    }
+    busy = figures.pop("worker_busy_s")
+    figures["worker_images_per_s_during_load"] = round(figures["done"] / busy, 2) if busy else None
+    figures["worker_images_per_s_alone_before"] = round(alone_before, 2)
+    figures["worker_images_per_s_alone_after"] = round(worker_images_per_second(photo, root, 20), 2)
+    shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    total = args.users * args.jobs
+    ok = figures["jobs"] == figures["done"] == figures["completed_exactly_once"] == total
+    ok = ok and figures["users_charged_exactly"] == args.users
+    print("OK: every job done exactly once, each charged once" if ok else "FAILED: see the figures above")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The job state machine in the database: charge and create, claim, heartbeat, finish, fail, recover.
+
+Every transition is one conditional UPDATE, so a duplicated or retried queue message, two workers,
+or a worker killed mid-job can never process a job twice to completion or charge it twice:
+
+- create: the credit is taken (`credits >= cost`) and the row inserted in one transaction;
+- claim: `queued` (or `running` with a lapsed lease) -> `running` with a fresh claim token;
+- finish / fail: only by the holder of the current claim; fail refunds what was charged;
+- recover: running jobs whose lease lapsed go back to `queued` and are enqueued again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from fst.web.db import Job, User, transaction
+
+MAX_ATTEMPTS = 3  # a job that kills its worker this often fails (and is refunded) instead of looping
+
+
+class NotEnoughCredits(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker holds while it runs a job."""
+
+    job_id: str
+    token: str
+    photo_path: str
+    style: str
+    style_image_path: str | None
+    strength: float
+    preserve_color: bool
+    user_id: int
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def charge(session: Session, user_id: int, cost: int) -> None:
+    """Take `cost` credits, atomically; raises `NotEnoughCredits` (and takes nothing) when short."""
+    if cost == 0:
+        return
+    result = session.execute(
+        update(User).where(User.id == user_id, User.credits >= cost).values(credits=User.credits - cost)
+    )
+    if result.rowcount != 1:
+        raise NotEnoughCredits("not enough credits: buy more to stylize")
+
+
+def position(session: Session, job: Job) -> int:
+    """1 for the next job to run, 2 behind it, ...; 0 once it runs or has ended."""
+    if job.status != "queued":
+        return 0
+    ahead = session.scalar(select(func.count(Job.id)).where(Job.status == "queued", Job.created_at < job.created_at))
+    return int(ahead or 0) + 1
+
+
+def claim(factory: sessionmaker[Session], job_id: str, lease_s: float) -> Claim | None:
+    """Take the job if it is waiting (or its last worker's lease lapsed); None if someone else has it."""
+    token = secrets.token_hex(16)
+    now = time.time()
+    with transaction(factory) as session:
+        waiting = (Job.status == "queued") | ((Job.status == "running") & (Job.lease_until < now))
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, waiting, Job.attempts < MAX_ATTEMPTS)
+            .values(
+                status="running",
+                claim=token,
+                lease_until=now + lease_s,
+                attempts=Job.attempts + 1,
+                progress=0.05,
+                started_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            return None
+        job = session.get(Job, job_id)
+        assert job is not None
+        return Claim(
+            job_id=job.id,
+            token=token,
+            photo_path=job.photo_path,
+            style=job.style,
+            style_image_path=job.style_image_path,
+            strength=job.strength,
+            preserve_color=job.preserve_color,
+            user_id=job.user_id,
+        )
+
+
+def heartbeat(factory: sessionmaker[Session], held: Claim, lease_s: float, progress: float | None = None) -> bool:
+    """Extend the lease (and report progress); False when the claim was lost."""
+    values: dict = {"lease_until": time.time() + lease_s}
+    if progress is not None:
+        values["progress"] = progress
+    with transaction(factory) as session:
+        result = session.execute(update(Job).where(Job.id == held.job_id, Job.claim == held.token).values(**values))
+        return result.rowcount == 1
+
+
+def finish(factory: sessionmaker[Session], held: Claim, result_path: str) -> bool:
+    """Mark the job done; False when this worker no longer holds it (another one finishes it)."""
+    with transaction(factory) as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == held.job_id, Job.claim == held.token, Job.status == "running")
+            .values(
+                status="done",
+                progress=1.0,
+                result_path=result_path,
+                completions=Job.completions + 1,
+                finished_at=time.time(),
+                claim=None,
+                lease_until=None,
+            )
+        )
+        return result.rowcount == 1
+
+
+def fail(factory: sessionmaker[Session], held: Claim, reason: str) -> bool:
+    """Mark the job failed with its reason and refund its credit, in one transaction."""
+    with transaction(factory) as session:
+        return _fail_and_refund(session, held.job_id, reason, Job.claim == held.token)
+
+
+def _fail_and_refund(session: Session, job_id: str, reason: str, condition: ColumnElement[bool]) -> bool:
+    job = session.get(Job, job_id)
+    if job is None:
+        return False
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")), condition)
+        .values(status="failed", error=reason[:500], finished_at=time.time(), claim=None, lease_until=None)
+    )
+    if result.rowcount != 1:
+        return False
+    if job.charged:
+        session.execute(update(User).where(User.id == job.user_id).values(credits=User.credits + job.charged))
+    return True
+
+
+def recover(
+    factory: sessionmaker[Session], enqueue: Callable[[str], None], lease_s: float, queue_empty: bool = True
+) -> list[str]:
+    """Re-enqueue jobs a dead worker held (lapsed lease) and queued jobs whose message was lost.
+
+    A queued job's message is taken as lost only when the queue is empty (`queue_empty`) and the job
+    has waited a lease period: re-enqueueing every old queued job while a backlog drains flooded the
+    queue with duplicates. Safe to run from every worker at once: a job enqueued twice is claimed
+    once. Returns the ids enqueued again.
+    """
+    now = time.time()
+    with transaction(factory) as session:
+        crashed = session.scalars(
+            select(Job.id).where(Job.status == "running", Job.lease_until < now, Job.attempts >= MAX_ATTEMPTS)
+        ).all()
+        for job_id in crashed:
+            reason = f"the worker stopped {MAX_ATTEMPTS} times while running this job"
+            _fail_and_refund(session, job_id, reason, Job.lease_until < now)
+        session.execute(
+            update(Job)
+            .where(Job.status == "running", Job.lease_until < now)
+            .values(status="queued", claim=None, lease_until=None, enqueued_at=0.0)
+        )
+        # A queued job's message can be lost (a web process killed between commit and enqueue,
+        # a queue without persistence): one not enqueued for a lease period is enqueued again.
+        lost = (Job.status == "queued") & (Job.enqueued_at < (now - lease_s if queue_empty else 1.0))
+        stale = session.scalars(select(Job.id).where(lost)).all()
+        if stale:
+            session.execute(update(Job).where(Job.id.in_(stale)).values(enqueued_at=now))
+    for job_id in stale:
+        enqueue(job_id)
+    return list(stale)

@@ -1,0 +1,1 @@
+"""One router per resource: auth, styles, jobs, billing, and the HTML pages."""

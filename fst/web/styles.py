@@ -1,0 +1,71 @@
+"""The styles the site offers: shipped checkpoints, and the arbitrary-style model when it ships.
+
+The one adapter between the web service and `checkpoints/`: it lists `*.safetensors` files with
+fst metadata (a style's name, its model card) and says whether the arbitrary-style model
+(`adain.safetensors`, from the arbitrary-style issue) is present. Multi-style files or another
+layout later change this module only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from fst.checkpoint import CheckpointError, read_metadata
+
+ARBITRARY_STYLE_FILE = "adain.safetensors"
+GALLERY_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+
+
+@dataclass(frozen=True)
+class Style:
+    """A shipped style: `name` is what the API and the forms send."""
+
+    name: str
+    title: str
+    checkpoint: Path
+    painting: str  # the style image's file name, from the metadata ("" when unknown)
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize()
+
+
+@lru_cache(maxsize=8)
+def _scan(checkpoints_dir: Path, stamp: tuple[tuple[str, float], ...]) -> tuple[Style, ...]:
+    styles = []
+    for path in sorted(checkpoints_dir.glob("*.safetensors")):
+        if path.name == ARBITRARY_STYLE_FILE:
+            continue
+        try:
+            metadata = read_metadata(path)
+        except CheckpointError:
+            continue  # a bare state dict or a damaged file is not offered
+        style = metadata.get("style") or {}
+        name = str(style.get("name") or path.stem)
+        styles.append(Style(name=name, title=_title(name), checkpoint=path, painting=str(style.get("file", ""))))
+    return tuple(styles)
+
+
+def shipped_styles(checkpoints_dir: Path) -> tuple[Style, ...]:
+    """The shipped styles, sorted by file name; re-read when a file is added, removed or replaced."""
+    files = sorted(checkpoints_dir.glob("*.safetensors"))
+    return _scan(checkpoints_dir, tuple((path.name, path.stat().st_mtime) for path in files))
+
+
+def find_style(checkpoints_dir: Path, name: str) -> Style | None:
+    return next((style for style in shipped_styles(checkpoints_dir) if style.name == name), None)
+
+
+def arbitrary_style_checkpoint(checkpoints_dir: Path) -> Path | None:
+    """The arbitrary-style (AdaIN) model's file, or None while it does not exist."""
+    path = checkpoints_dir / ARBITRARY_STYLE_FILE
+    return path if path.is_file() else None
+
+
+def gallery_paintings(paintings_dir: Path) -> list[str]:
+    """File names of the paintings users may pick as a style image (empty when the folder is absent)."""
+    if not paintings_dir.is_dir():
+        return []
+    return sorted(p.name for p in paintings_dir.iterdir() if p.suffix.lower() in GALLERY_EXTENSIONS)

@@ -1,0 +1,228 @@
+"""The queue worker: loads each style's net once (compiled when possible) and runs jobs through
+`fst.stylize`'s `Stylizer`; decoding and encoding go through `fst.io.images`.
+
+One `StyleWorker` serves every consumer thread of its process, so a net is loaded once per
+process and kept between jobs. A heartbeat thread extends the job's lease while it runs, so only a
+dead worker's jobs are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from sqlalchemy.orm import Session, sessionmaker
+
+from fst.device import resolve_device
+from fst.io.images import ImageReadError, read_image, save_image_atomic
+from fst.models.transformer import TransformerNet
+from fst.stylize import compiled
+from fst.stylize.loading import load_stylizer
+from fst.stylize.options import StylizeOptions
+from fst.stylize.stylizer import Stylizer, resolve_precision
+from fst.web import jobs, styles
+from fst.web.queue import JobQueue, set_handler
+from fst.web.settings import REPO, Settings
+
+log = logging.getLogger(__name__)
+
+PREVIEW_PHOTO = REPO / "data" / "demo" / "chelsea.jpg"
+PREVIEW_SIZE = 192
+
+
+class StyleWorker:
+    """Runs jobs by id. Thread-safe: nets are loaded under a lock and then only read."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.device = resolve_device(settings.device)
+        if settings.torch_threads > 0:
+            # On a CPU shared with other jobs, one thread measured 10x faster than two on 128 px
+            # photos (threads of one op wait for each other while the neighbours hold the cores).
+            torch.set_num_threads(settings.torch_threads)
+        self.options = StylizeOptions(inputs="", out_dir=Path("."), checkpoints=[], progress=False)
+        self._nets: dict[str, tuple[TransformerNet, compiled.CompiledNet | None]] = {}
+        self._lock = threading.Lock()
+
+    def net(self, style: styles.Style) -> tuple[TransformerNet, compiled.CompiledNet | None]:
+        """The style's net (and its compiled package), loaded on first use and kept."""
+        with self._lock:
+            if style.name not in self._nets:
+                net, _ = load_stylizer(style.checkpoint, device=self.device)
+                precision = resolve_precision(self.options.precision, self.device)
+                mode = self.settings.compile
+                # A CPU build takes about a minute: on `auto` only a cached package (or a GPU) is used.
+                build = mode == "on" or (mode == "auto" and self.device.type == "cuda")
+                package = None if mode == "off" else compiled.load(net, precision, self.device, build)
+                self._nets[style.name] = (net, package)
+                log.info("loaded %s on %s (%s)", style.name, self.device, "compiled" if package else "eager")
+            return self._nets[style.name]
+
+    def stylize(
+        self,
+        photo: Path,
+        style: styles.Style,
+        strength: float,
+        preserve_color: bool,
+        target: Path,
+        on_progress: Callable[[float], None] = lambda _: None,
+    ) -> None:
+        """Decode `photo`, stylize it, write `target` atomically (its format from its extension)."""
+        decoded = read_image(photo)
+        content = torch.from_numpy(np.array(decoded.rgb, dtype=np.uint8)).permute(2, 0, 1)[None]
+        net, package = self.net(style)
+        on_progress(0.3)
+        options = replace(self.options, strength=strength, preserve_color=preserve_color)
+        stylized = Stylizer(net, style.name, options, self.device, package)(content)[0]
+        on_progress(0.9)
+        image = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
+        save_image_atomic(image, target, quality=92, png_compression=1)
+
+    def run(self, job_id: str) -> None:
+        """The queue task: claim the job, stylize, finish; a bad input fails the job and refunds it."""
+        held = jobs.claim(self.factory, job_id, self.settings.job_lease_s)
+        if held is None:
+            return  # done, deleted, or running elsewhere: a duplicate message
+        data_dir = self.settings.data_dir
+        result = f"results/{held.user_id}/{held.job_id}{Path(held.photo_path).suffix}"
+        with self._heartbeat(held):
+            try:
+                if self.settings.job_stall_s:
+                    time.sleep(self.settings.job_stall_s)  # crash tests kill the worker here
+                style = styles.find_style(self.settings.checkpoints_dir, held.style)
+                if style is None:
+                    raise _JobError(f"the style {held.style!r} is no longer available")
+                lease = self.settings.job_lease_s
+                self.stylize(
+                    data_dir / held.photo_path,
+                    style,
+                    held.strength,
+                    held.preserve_color,
+                    data_dir / result,
+                    lambda progress: jobs.heartbeat(self.factory, held, lease, progress),
+                )
+            except _JobError as error:
+                jobs.fail(self.factory, held, str(error))
+                return
+            except ImageReadError as error:  # its message starts with our file path: the owner sees the reason
+                jobs.fail(self.factory, held, f"the photo cannot be read ({str(error).split(': ', 1)[-1]})")
+                return
+            except Exception as error:  # the net itself failed: say so, refund, keep the worker alive
+                log.exception("job %s failed", job_id)
+                jobs.fail(self.factory, held, f"stylizing failed ({type(error).__name__})")
+                return
+        jobs.finish(self.factory, held, result)  # False: the lease lapsed and another worker finishes it
+
+    @contextmanager
+    def _heartbeat(self, held: jobs.Claim) -> Iterator[None]:
+        """Extend the lease every quarter lease while the job runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.settings.job_lease_s / 4):
+                jobs.heartbeat(self.factory, held, self.settings.job_lease_s)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{held.job_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def write_previews(self) -> None:
+        """A small stylized photo per shipped style, for the style picker (once per data dir)."""
+        folder = self.settings.data_dir / "previews"
+        for style in styles.shipped_styles(self.settings.checkpoints_dir):
+            target = folder / f"{style.name}.jpg"
+            if target.exists() or not PREVIEW_PHOTO.is_file():
+                continue
+            # A private temp dir: workers on other machines may write the same preview at once.
+            with tempfile.TemporaryDirectory() as scratch, Image.open(PREVIEW_PHOTO) as photo:
+                small = Path(scratch) / "source.jpg"
+                photo.convert("RGB").resize((PREVIEW_SIZE, PREVIEW_SIZE * photo.height // photo.width)).save(small)
+                self.stylize(small, style, 1.0, False, target)  # written atomically
+
+
+class _JobError(Exception):
+    """A job that cannot run, with the reason shown to its owner."""
+
+
+class Recovery:
+    """A background thread: re-enqueues jobs of dead workers and lost messages, every few seconds."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], queue: JobQueue) -> None:
+        self.settings, self.factory, self.queue = settings, factory, queue
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="job-recovery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        interval = max(0.5, min(10.0, self.settings.job_lease_s / 4))
+        while True:
+            try:
+                empty = self.queue.pending() == 0
+                again = jobs.recover(self.factory, self.queue.enqueue, self.settings.job_lease_s, empty)
+                if again:
+                    log.warning("re-enqueued %d job(s)", len(again))
+            except Exception:  # the database may be restarting: try again next round
+                log.exception("job recovery failed")
+            if self._stop.wait(interval):
+                return
+
+
+class WorkerRuntime:
+    """Queue consumers, the style worker and job recovery: embedded in `serve.py`, or on its own
+    (`serve.py worker`, on the GPU machines of a larger deployment)."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], queue: JobQueue, workers: int) -> None:
+        self.style_worker = StyleWorker(settings, factory)
+        self.queue = queue
+        self.workers = workers
+        self.recovery = Recovery(settings, factory, queue)
+        self.consumer = None
+
+    def _prepare(self) -> None:
+        set_handler(self.style_worker.run)
+        try:
+            self.style_worker.write_previews()
+        except Exception:  # previews are decoration: a failure must not stop the service
+            log.exception("cannot write the style previews")
+        self.recovery.start()
+
+    def start(self, embedded: bool) -> None:
+        """Start the consumer threads and return (inside a web server)."""
+        self._prepare()
+        self.consumer = self.queue.consumer(self.workers, embedded=embedded)
+        self.consumer.start()
+
+    def run(self) -> None:
+        """Run until SIGINT/SIGTERM (a worker-only process); Huey's consumer handles the signals."""
+        self._prepare()
+        self.consumer = self.queue.consumer(self.workers, embedded=False)
+        try:
+            self.consumer.run()
+        finally:
+            self.recovery.stop()
+
+    def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop(graceful=True)
+        self.recovery.stop()
+        set_handler(None)

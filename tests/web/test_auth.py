@@ -1,0 +1,126 @@
+"""Accounts: sign up, log in, log out, the session cookie's flags, 401s and the login rate limit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from fst.web.db import User
+from tests.web.conftest import PASSWORD, make_client, register
+
+
+def test_register_login_logout(client) -> None:
+    account = register(client, "Ada@Example.com")
+    assert account == {"email": "ada@example.com", "credits": 3, "billing": True}
+    assert client.get("/api/auth/me").json()["email"] == "ada@example.com"
+    assert client.post("/api/auth/logout").status_code == 204
+    assert client.get("/api/auth/me").status_code == 401
+    response = client.post("/api/auth/login", json={"email": "ADA@example.com", "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    assert client.get("/api/auth/me").status_code == 200
+
+
+def test_register_rejects_duplicates_and_bad_input(client) -> None:
+    register(client)
+    again = client.post("/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
+    assert again.status_code == 409
+    assert client.post("/api/auth/register", json={"email": "not-an-email", "password": PASSWORD}).status_code == 400
+    assert client.post("/api/auth/register", json={"email": "b@example.com", "password": "short"}).status_code == 400
+
+
+def test_passwords_are_stored_as_argon2(client) -> None:
+    register(client)
+    with client.app.state.services.factory() as session:
+        stored = session.scalar(select(User.password_hash))
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_session_cookie_is_httponly_and_samesite(client) -> None:
+    response = client.post("/api/auth/register", json={"email": "c@example.com", "password": PASSWORD})
+    cookie = response.headers["set-cookie"]
+    assert "fst_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP in tests; behind HTTPS see the next test
+
+
+def test_session_cookie_is_secure_behind_https(settings) -> None:
+    with make_client(replace(settings, secure_cookies=True)) as client:
+        response = client.post("/api/auth/register", json={"email": "d@example.com", "password": PASSWORD})
+        assert "Secure" in response.headers["set-cookie"]
+
+
+def test_unauthenticated_api_calls_are_401(client) -> None:
+    calls = [
+        ("get", "/api/auth/me"),
+        ("get", "/api/jobs"),
+        ("post", "/api/jobs"),
+        ("get", "/api/jobs/0123456789abcdef0123456789abcdef"),
+        ("get", "/api/jobs/0123456789abcdef0123456789abcdef/result"),
+        ("delete", "/api/jobs/0123456789abcdef0123456789abcdef"),
+        ("post", "/api/billing/checkout"),
+    ]
+    for method, path in calls:
+        response = getattr(client, method)(path)
+        assert response.status_code == 401, (method, path, response.status_code)
+
+
+def test_login_is_rate_limited_with_retry_after(client) -> None:
+    register(client)
+    client.post("/api/auth/logout")
+    for _ in range(5):  # settings: 5 failed attempts a minute
+        assert (
+            client.post("/api/auth/login", json={"email": "ada@example.com", "password": "wrong!!!"}).status_code == 401
+        )
+    limited = client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    # Another account is not locked out by these failures.
+    register(client, "bob@example.com")
+    client.post("/api/auth/logout")
+    assert client.post("/api/auth/login", json={"email": "bob@example.com", "password": PASSWORD}).status_code == 200
+
+
+def test_health(client) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_openapi_documents_the_api(client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/health",
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/styles",
+        "/api/jobs",
+        "/api/jobs/{job_id}",
+    ):
+        assert path in paths
+    assert {"get", "delete"} <= set(paths["/api/jobs/{job_id}"])
+    assert "/api/jobs/{job_id}/result" in paths
+
+
+def test_session_cookie_is_secure_when_the_request_came_over_https(settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from fst.web.app import create_app
+
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        response = client.post("/api/auth/register", json={"email": "e@example.com", "password": PASSWORD})
+        assert "Secure" in response.headers["set-cookie"]
+
+
+def test_expired_login_sessions_are_refused_and_cleared(client) -> None:
+    from sqlalchemy import func, update
+
+    from fst.web.db import LoginSession
+
+    register(client)
+    factory = client.app.state.services.factory
+    with factory() as session:
+        session.execute(update(LoginSession).values(expires_at=0.0))
+        session.commit()
+    assert client.get("/api/auth/me").status_code == 401
+    client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(LoginSession)) == 1  # only the new one

@@ -1,0 +1,63 @@
+"""The styles adapter: shipped checkpoints by metadata, the arbitrary-style switch, the painting gallery."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from fst.checkpoint import export
+from fst.models.transformer import TransformerNet
+from fst.web import styles
+from fst.web.settings import REPO
+
+
+def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> None:
+    shutil.copy(REPO / "checkpoints" / "starry_night.safetensors", tmp_path)
+    (listed,) = styles.shipped_styles(tmp_path)
+    assert (listed.name, listed.title, listed.painting) == ("starry_night", "Starry night", "starry_night.jpg")
+    net = TransformerNet(channels=[8, 16, 32], num_residual_blocks=1)
+    export(net, tmp_path / "b_file.safetensors", {"style": {"name": "udnie"}})
+    save_file({"x": net.state_dict()["encoder.0.0.1.weight"]}, str(tmp_path / "bare.safetensors"))  # no metadata
+    (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
+    names = [style.name for style in styles.shipped_styles(tmp_path)]  # re-read: the folder changed
+    assert names == ["udnie", "starry_night"]  # sorted by file name; unusable files are not offered
+    assert styles.find_style(tmp_path, "udnie").checkpoint == tmp_path / "b_file.safetensors"
+    assert styles.find_style(tmp_path, "../starry_night") is None
+
+
+def test_arbitrary_style_is_available_once_its_file_ships(tmp_path: Path) -> None:
+    assert styles.arbitrary_style_checkpoint(tmp_path) is None
+    (tmp_path / styles.ARBITRARY_STYLE_FILE).write_bytes(b"placeholder")
+    assert styles.arbitrary_style_checkpoint(tmp_path) == tmp_path / "adain.safetensors"
+    assert styles.shipped_styles(tmp_path) == ()  # never offered as a fixed style
+
+
+def test_gallery_lists_images_only(tmp_path: Path) -> None:
+    assert styles.gallery_paintings(tmp_path / "absent") == []
+    for name in ("b.jpg", "a.PNG", "manifest.csv", "README.md"):
+        (tmp_path / name).write_bytes(b"")
+    assert styles.gallery_paintings(tmp_path) == ["a.PNG", "b.jpg"]
+
+
+def test_gallery_route_serves_listed_paintings_only(client, tmp_path: Path) -> None:
+    folder = tmp_path / "paintings"
+    folder.mkdir()
+    (folder / "wave.jpg").write_bytes(b"jpeg bytes")
+    object.__setattr__(client.app.state.services.settings, "paintings_dir", folder)
+    assert client.get("/gallery/paintings/wave.jpg").content == b"jpeg bytes"
+    assert client.get("/gallery/paintings/..%2Fsecret_key").status_code == 404
+    assert client.get("/api/styles").json()["gallery"] == ["wave.jpg"]
+
+
+def test_worker_writes_a_preview_per_style(client) -> None:
+    import io
+
+    from PIL import Image
+
+    response = client.get("/styles/starry_night/preview.jpg")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(response.content)).width == 192
+    assert client.get("/styles/mona_lisa/preview.jpg").status_code == 404
+    assert client.get("/api/styles").json()["styles"][0]["preview_url"] == "/styles/starry_night/preview.jpg"
