@@ -2,8 +2,8 @@
 
 The one adapter between the web service and `checkpoints/`: it lists `*.safetensors` files with
 fst metadata (a style's name, its model card) and says whether the arbitrary-style model
-(`adain.safetensors`, from the arbitrary-style issue) is present. Multi-style files or another
-layout later change this module only.
+(`adain.safetensors`, from the arbitrary-style issue) is present. Styles come from `fst.zoo`, so
+every style of a multi-style file is offered by its own name.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from fst.checkpoint import CheckpointError, read_metadata
+from fst import zoo
+from fst.checkpoint import read_metadata
 
 ARBITRARY_STYLE_FILE = "adain.safetensors"
 GALLERY_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
@@ -34,22 +35,21 @@ def _title(name: str) -> str:
 
 @lru_cache(maxsize=8)
 def _scan(checkpoints_dir: Path, stamp: tuple[tuple[str, float], ...]) -> tuple[Style, ...]:
-    styles = []
-    for path in sorted(checkpoints_dir.glob("*.safetensors")):
-        if path.name == ARBITRARY_STYLE_FILE:
+    # fst.zoo knows multi-style files; a name in several files is offered once, from the file
+    # `stylize.py --style NAME` would pick (single-style files first).
+    styles: dict[str, Style] = {}
+    for shipped in zoo.shipped_styles(checkpoints_dir):
+        if shipped.path.name == ARBITRARY_STYLE_FILE or shipped.name in styles:
             continue
-        try:
-            metadata = read_metadata(path)
-        except CheckpointError:
-            continue  # a bare state dict or a damaged file is not offered
-        style = metadata.get("style") or {}
-        name = str(style.get("name") or path.stem)
-        styles.append(Style(name=name, title=_title(name), checkpoint=path, painting=str(style.get("file", ""))))
-    return tuple(styles)
+        metadata = read_metadata(shipped.path)
+        entries = metadata.get("styles") or [metadata.get("style") or {}]
+        painting = next((str(e.get("file", "")) for e in entries if e.get("name") == shipped.name), "")
+        styles[shipped.name] = Style(shipped.name, _title(shipped.name), shipped.path, painting)
+    return tuple(sorted(styles.values(), key=lambda style: style.name))
 
 
 def shipped_styles(checkpoints_dir: Path) -> tuple[Style, ...]:
-    """The shipped styles, sorted by file name; re-read when a file is added, removed or replaced."""
+    """The shipped styles, sorted by name; re-read when a file is added, removed or replaced."""
     files = sorted(checkpoints_dir.glob("*.safetensors"))
     return _scan(checkpoints_dir, tuple((path.name, path.stat().st_mtime) for path in files))
 

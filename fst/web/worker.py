@@ -58,7 +58,7 @@ class StyleWorker:
         """The style's net (and its compiled package), loaded on first use and kept."""
         with self._lock:
             if style.name not in self._nets:
-                net, _ = load_stylizer(style.checkpoint, device=self.device)
+                net, _ = load_stylizer(style.checkpoint, device=self.device, style={style.name: 1.0})
                 precision = resolve_precision(self.options.precision, self.device)
                 mode = self.settings.compile
                 # A CPU build takes about a minute: on `auto` only a cached package (or a GPU) is used.

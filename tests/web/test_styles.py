@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import torch
 from safetensors.torch import save_file
 
 from fst.checkpoint import export
+from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
+from fst.stylize.loading import load_stylizer
 from fst.web import styles
 from fst.web.settings import REPO
 
@@ -22,9 +25,27 @@ def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> Non
     save_file({"x": net.state_dict()["encoder.0.0.1.weight"]}, str(tmp_path / "bare.safetensors"))  # no metadata
     (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
     names = [style.name for style in styles.shipped_styles(tmp_path)]  # re-read: the folder changed
-    assert names == ["udnie", "starry_night"]  # sorted by file name; unusable files are not offered
+    assert names == ["starry_night", "udnie"]  # sorted by name; unusable files are not offered
     assert styles.find_style(tmp_path, "udnie").checkpoint == tmp_path / "b_file.safetensors"
     assert styles.find_style(tmp_path, "../starry_night") is None
+
+
+def test_every_style_of_a_multi_style_file_is_offered_and_served_by_its_own_net(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = MultiStyleNet(["ink", "fire"], channels=(8, 16, 32), num_residual_blocks=1)
+    with torch.no_grad():
+        for norm in net.norms:
+            norm.bias.copy_(torch.randn_like(norm.bias))
+    entries = [{"name": name, "file": f"{name}.jpg", "sha256": ""} for name in net.style_names]
+    export(net, tmp_path / "duo.safetensors", {"styles": entries})
+    listed = styles.shipped_styles(tmp_path)
+    assert [(s.name, s.painting, s.checkpoint.name) for s in listed] == [
+        ("fire", "fire.jpg", "duo.safetensors"),
+        ("ink", "ink.jpg", "duo.safetensors"),
+    ]
+    photo = torch.rand(1, 3, 24, 24)
+    outputs = [load_stylizer(s.checkpoint, style={s.name: 1.0})[0](photo) for s in listed]  # as the worker loads
+    assert (outputs[0] - outputs[1]).abs().max() > 1e-3
 
 
 def test_arbitrary_style_is_available_once_its_file_ships(tmp_path: Path) -> None:
