@@ -22,10 +22,13 @@ import torch
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
+from fst.checkpoint import load_adain
 from fst.device import resolve_device
-from fst.io.images import ImageReadError, read_image, save_image_atomic
+from fst.io.images import ImageReadError, load_tensor, read_image, save_image_atomic
+from fst.models.adain import AdaINModel, ChannelStats
 from fst.models.transformer import TransformerNet
 from fst.stylize import compiled
+from fst.stylize.arbitrary import ArbitraryStylizer, StyledAdaIN
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer, resolve_precision
@@ -52,6 +55,7 @@ class StyleWorker:
             torch.set_num_threads(settings.torch_threads)
         self.options = StylizeOptions(inputs="", out_dir=Path("."), checkpoints=[], progress=False)
         self._nets: dict[str, tuple[TransformerNet, compiled.CompiledNet | None]] = {}
+        self._arbitrary: AdaINModel | None = None
         self._lock = threading.Lock()
 
     def net(self, style: styles.Style) -> tuple[TransformerNet, compiled.CompiledNet | None]:
@@ -68,25 +72,46 @@ class StyleWorker:
                 log.info("loaded %s on %s (%s)", style.name, self.device, "compiled" if package else "eager")
             return self._nets[style.name]
 
+    def arbitrary_model(self) -> AdaINModel:
+        """The arbitrary-style (AdaIN) model, loaded on first use and kept."""
+        with self._lock:
+            if self._arbitrary is None:
+                path = styles.arbitrary_style_checkpoint(self.settings.checkpoints_dir)
+                if path is None:
+                    raise _JobError("the arbitrary-style model is no longer installed")
+                self._arbitrary = load_adain(path, self.device)[0]
+                log.info("loaded the arbitrary-style model %s on %s", path.name, self.device)
+            return self._arbitrary
+
     def stylize(
         self,
         photo: Path,
-        style: styles.Style,
+        style: styles.Style | Path,
         strength: float,
         preserve_color: bool,
         target: Path,
         on_progress: Callable[[float], None] = lambda _: None,
     ) -> None:
-        """Decode `photo`, stylize it, write `target` atomically (its format from its extension)."""
+        """Decode `photo`, stylize it with a shipped style or a style image (the arbitrary-style
+        model), write `target` atomically (its format from its extension)."""
         decoded = read_image(photo)
         content = torch.from_numpy(np.array(decoded.rgb, dtype=np.uint8)).permute(2, 0, 1)[None]
-        net, package = self.net(style)
-        on_progress(0.3)
         options = replace(self.options, strength=strength, preserve_color=preserve_color)
-        stylized = Stylizer(net, style.name, options, self.device, package)(content)[0]
+        if isinstance(style, Path):
+            model = self.arbitrary_model()
+            image = load_tensor(style, long_side=options.style_size)[None].to(self.device)
+            with torch.inference_mode():
+                stats = model.style_stats(image)
+            net = StyledAdaIN(model, ChannelStats(stats.mean.clone(), stats.std.clone()))
+            stylizer: Stylizer = ArbitraryStylizer(net, "style image", options, self.device)
+        else:
+            net, package = self.net(style)
+            stylizer = Stylizer(net, style.name, options, self.device, package)
+        on_progress(0.3)
+        stylized = stylizer(content)[0]
         on_progress(0.9)
-        image = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
-        save_image_atomic(image, target, quality=92, png_compression=1)
+        result = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
+        save_image_atomic(result, target, quality=92, png_compression=1)
 
     def run(self, job_id: str) -> None:
         """The queue task: claim the job, stylize, finish; a bad input fails the job and refunds it."""
@@ -99,7 +124,11 @@ class StyleWorker:
             try:
                 if self.settings.job_stall_s:
                     time.sleep(self.settings.job_stall_s)  # crash tests kill the worker here
-                style = styles.find_style(self.settings.checkpoints_dir, held.style)
+                style: styles.Style | Path | None = (
+                    data_dir / held.style_image_path
+                    if held.style_image_path
+                    else styles.find_style(self.settings.checkpoints_dir, held.style)
+                )
                 if style is None:
                     raise _JobError(f"the style {held.style!r} is no longer available")
                 lease = self.settings.job_lease_s

@@ -109,7 +109,7 @@ def test_style_image_is_unavailable_until_the_arbitrary_model_ships(client) -> N
     register(client)
     styles = client.get("/api/styles").json()
     assert styles["style_image_available"] is False
-    assert [s["name"] for s in styles["styles"]] == ["starry_night"]
+    assert "starry_night" in [s["name"] for s in styles["styles"]]
     response = client.post(
         "/api/jobs",
         files={"photo": ("p.png", image_bytes(), "image/png"), "style_image": ("s.png", image_bytes(), "image/png")},

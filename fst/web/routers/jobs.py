@@ -101,22 +101,34 @@ def submit(session: Session, services: Services, user: User, request: JobRequest
     check_rate(session, key, settings.uploads_per_minute)
     record_event(session, key)
     session.commit()  # a rejected upload still counts towards the limit
-    if request.style_image is not None or request.gallery_painting:
-        # The arbitrary-style model (AdaIN) plugs in here once `checkpoints/adain.safetensors` ships.
-        raise JobError("styles from your own image are not available yet (no arbitrary-style model installed)", 503)
-    names = list(dict.fromkeys(name for name in request.style_names if name))
-    if not names:
-        raise JobError("choose a style")
-    chosen = [styles.find_style(settings.checkpoints_dir, name) for name in names]
-    if None in chosen:
-        raise JobError("unknown style; GET /api/styles lists them")
+    style_image = arbitrary_style_image(services, request)
+    if style_image is not None:  # any image as the style: one job with the arbitrary-style model
+        names = [request.gallery_painting.rsplit(".", 1)[0] if request.gallery_painting else "your image"]
+    else:
+        names = list(dict.fromkeys(name for name in request.style_names if name))
+        if not names:
+            raise JobError("choose a style")
+        if None in [styles.find_style(settings.checkpoints_dir, name) for name in names]:
+            raise JobError("unknown style; GET /api/styles lists them")
     if not 0.0 <= request.strength <= 1.0:
         raise JobError("strength must be between 0 and 1")
+    stored: list[str] = []
     try:
         checked = uploads.check_image(request.photo, settings.max_upload_bytes, settings.max_upload_pixels)
+        style_checked = (
+            None
+            if style_image is None
+            else uploads.check_image(style_image, settings.max_upload_bytes, settings.max_upload_pixels, "style image")
+        )
         stored = [uploads.store_image(checked, settings.data_dir, user.id, "photo") for _ in names]
+        style_path = (
+            None if style_checked is None else uploads.store_image(style_checked, settings.data_dir, user.id, "style")
+        )
     except uploads.UploadError as error:
+        uploads.remove_files(settings.data_dir, *stored)
         raise JobError(str(error), error.status) from None
+    if style_path is not None:
+        stored.append(style_path)  # removed with the photos if the charge fails
     cost = len(names) if settings.billing_enabled else 0
     now = time.time()
     created = [
@@ -126,13 +138,14 @@ def submit(session: Session, services: Services, user: User, request: JobRequest
             idempotency_key=request.idempotency_key,
             style=name,
             photo_path=photo,
+            style_image_path=style_path,
             strength=request.strength,
             preserve_color=request.preserve_color,
             charged=1 if cost else 0,
             created_at=now + index * 1e-6,  # keeps queue order within one submission
             enqueued_at=now,
         )
-        for index, (name, photo) in enumerate(zip(names, stored, strict=True))
+        for index, (name, photo) in enumerate(zip(names, stored[: len(names)], strict=True))
     ]
     try:
         jobs.charge(session, user.id, cost)  # the charge and the rows commit together or not at all
@@ -149,6 +162,24 @@ def submit(session: Session, services: Services, user: User, request: JobRequest
     for job in created:
         services.queue.enqueue(job.id)
     return created, True
+
+
+def arbitrary_style_image(services: Services, request: JobRequest) -> bytes | None:
+    """The style image's bytes (an upload, or a painting of the gallery); None for shipped styles.
+
+    Raises:
+        JobError: 503 while no arbitrary-style model is installed; 400 for a painting not in the gallery.
+    """
+    if request.style_image is None and not request.gallery_painting:
+        return None
+    settings = services.settings
+    if styles.arbitrary_style_checkpoint(settings.checkpoints_dir) is None:
+        raise JobError("styles from your own image are not available yet (no arbitrary-style model installed)", 503)
+    if request.style_image is not None:
+        return request.style_image
+    if request.gallery_painting not in styles.gallery_paintings(settings.paintings_dir):
+        raise JobError("unknown painting; GET /api/styles lists the gallery")  # also keeps paths out
+    return (settings.paintings_dir / request.gallery_painting).read_bytes()
 
 
 def owned_job(session: Session, user: User, job_id: str) -> Job:
@@ -189,11 +220,13 @@ def api_submit(
     style_image: Annotated[
         UploadFile | None, File(description="a style image (needs the arbitrary-style model)")
     ] = None,
+    painting: Annotated[str | None, Form(description="a painting of the gallery as the style image")] = None,
     strength: Annotated[float, Form(ge=0.0, le=1.0)] = 1.0,
     preserve_color: Annotated[bool, Form()] = False,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
 ) -> JobOut:
-    """Stylize a photo with a shipped style (costs one credit when billing is on)."""
+    """Stylize a photo with a shipped style, or any style image or gallery painting (the arbitrary-style
+    model); one credit when billing is on."""
     service = services(request)
     limit = service.settings.max_upload_bytes
     job_request = JobRequest(
@@ -202,6 +235,7 @@ def api_submit(
         strength=strength,
         preserve_color=preserve_color,
         style_image=read_upload(style_image, limit),
+        gallery_painting=painting,
         idempotency_key=idempotency_key,
     )
     try:

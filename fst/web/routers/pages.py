@@ -129,6 +129,8 @@ def submit_form(
     user: MaybeUser,
     photo: Annotated[UploadFile, File()],
     style: Annotated[list[str] | None, Form()] = None,
+    style_image: Annotated[UploadFile | None, File()] = None,
+    painting: Annotated[str | None, Form()] = None,
     strength: Annotated[float, Form()] = 1.0,
     preserve_color: Annotated[bool, Form()] = False,
     csrf: CsrfField = None,
@@ -137,11 +139,15 @@ def submit_form(
     if user is None:
         return redirect("/login")
     service = services(request)
+    limit = service.settings.max_upload_bytes
     job_request = jobs.JobRequest(
-        photo=jobs.read_upload(photo, service.settings.max_upload_bytes) or b"",
+        photo=jobs.read_upload(photo, limit) or b"",
         style_names=style or [],
         strength=strength,
         preserve_color=preserve_color,
+        # A browser sends an empty part for a file input left empty: that is no style image.
+        style_image=jobs.read_upload(style_image, limit) if style_image and style_image.filename else None,
+        gallery_painting=painting or None,
     )
     try:
         created, _ = jobs.submit(session, service, user, job_request)
