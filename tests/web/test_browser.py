@@ -90,6 +90,8 @@ def test_sign_up_upload_watch_and_download(server, shots, tmp_path) -> None:
             page.wait_for_selector("form#upload")
             assert "3 credits" in page.inner_text("header")
             page.set_input_files("input[name=photo]", str(photo(tmp_path)))
+            for box in page.locator("input[name=style]:checked").all():  # the form preselects the first style
+                box.uncheck()
             page.check("input[name=style][value=starry_night]")
             page.fill("input[name=strength]", "0.9")
             snap(page, shots, "desktop-upload")
