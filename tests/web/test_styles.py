@@ -81,4 +81,5 @@ def test_worker_writes_a_preview_per_style(client) -> None:
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(response.content)).width == 192
     assert client.get("/styles/mona_lisa/preview.jpg").status_code == 404
-    assert client.get("/api/styles").json()["styles"][0]["preview_url"] == "/styles/starry_night/preview.jpg"
+    listed = {style["name"]: style for style in client.get("/api/styles").json()["styles"]}
+    assert listed["starry_night"]["preview_url"] == "/styles/starry_night/preview.jpg"
