@@ -40,9 +40,14 @@ def run_dir(ckpt_path: str | None, runs: str) -> str:
     return f"{runs}/{run_id()}"
 
 
+def is_image_path(entry: str) -> bool:
+    """A `styles` entry is a path to an image (named by its stem) or a name in `paths.styles`."""
+    return "/" in entry or "." in entry
+
+
 def style_names(entries: Sequence[str]) -> list[str]:
     """Style names of `styles` entries: a name stays, a path to an image is named by its stem."""
-    return [Path(entry).stem if ("/" in entry or "." in entry) else entry for entry in entries]
+    return [Path(entry).stem if is_image_path(entry) else entry for entry in entries]
 
 
 def grown_styles(base: str, new: Sequence[str]) -> list[str]:

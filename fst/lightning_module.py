@@ -16,7 +16,7 @@ import torch
 from torchvision.utils import make_grid
 
 from fst.checkpoint import load_net
-from fst.config import style_names
+from fst.config import is_image_path, style_names
 from fst.io.images import load_rgb, load_tensor
 from fst.losses.perceptual import PerceptualLoss
 from fst.losses.targets import GramTarget, StyleTarget
@@ -263,4 +263,4 @@ class MultiStyleTransferModule(StyleTransferModule):
 
 
 def _style_path(entry: str, style_dir: str) -> str:
-    return entry if ("/" in entry or "." in entry) else str(Path(style_dir) / f"{entry}.jpg")
+    return entry if is_image_path(entry) else str(Path(style_dir) / f"{entry}.jpg")
