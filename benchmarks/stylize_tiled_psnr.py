@@ -1,6 +1,8 @@
 """PSNR of tiled (whole-image instance-norm statistics) against untiled output, real checkpoint.
 
     python benchmarks/stylize_tiled_psnr.py --image ../shared/assets/content/tubingen.jpg --out /tmp/tiled
+    python benchmarks/stylize_tiled_psnr.py --image photo.jpg --style-image painting.jpg --size 2048 1536 \
+        --tile-size 1024 -c checkpoints/adain.safetensors      # the arbitrary-style model
 
 Writes untiled.png, tiled.png and a x8 difference image to --out so the seams can be looked at.
 """
@@ -8,20 +10,45 @@ Writes untiled.png, tiled.png and a x8 difference image to --out so the seams ca
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from fst.io.images import load_rgb, pil_to_tensor, tensor_to_pil
+from fst.checkpoint import load_adain
+from fst.io.images import load_rgb, load_tensor, pil_to_tensor, tensor_to_pil
+from fst.models.adain import ChannelStats
+from fst.stylize import arbitrary
 from fst.stylize.loading import load_stylizer
 from fst.stylize.tiling import psnr, stylize_tiled
 
 
+def style_net_runs(checkpoint: Path) -> tuple[Callable, Callable]:
+    """(untiled, tiled) for a style net: tiles share whole-image instance-norm statistics."""
+    net, _ = load_stylizer(checkpoint)
+    net.eval()
+    return net, lambda image, tile, overlap: stylize_tiled(net, image, tile, overlap)
+
+
+def adain_runs(checkpoint: Path, style_image: Path, style_size: int) -> tuple[Callable, Callable]:
+    """(untiled, tiled) for the AdaIN model: tiles share the whole image's relu4_1 statistics."""
+    model, _ = load_adain(checkpoint)
+    with torch.inference_mode():
+        style = model.style_stats(load_tensor(style_image, long_side=style_size)[None])
+    style = ChannelStats(style.mean.clone(), style.std.clone())
+    return (
+        lambda batch: model(batch, style),
+        lambda image, tile, overlap: arbitrary.stylize_tiled(model, style, image, tile, overlap),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/starry_night.safetensors"))
+    parser.add_argument("-c", "--checkpoint", type=Path, default=None, help="default: starry_night, or adain")
+    parser.add_argument("--style-image", type=Path, default=None, help="measure the AdaIN model with this style")
+    parser.add_argument("--style-size", type=int, default=512)
     parser.add_argument("--image", type=Path, required=True)
     parser.add_argument("--size", type=int, nargs=2, default=[1536, 1024], help="width height")
     parser.add_argument("--tile-size", type=int, default=512)
@@ -29,14 +56,17 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    net, _ = load_stylizer(args.checkpoint)
-    net.eval()
+    if args.style_image is None:
+        untiled_run, tiled_run = style_net_runs(args.checkpoint or Path("checkpoints/starry_night.safetensors"))
+    else:
+        checkpoint = args.checkpoint or arbitrary.DEFAULT_MODEL
+        untiled_run, tiled_run = adain_runs(checkpoint, args.style_image, args.style_size)
     image = pil_to_tensor(load_rgb(args.image).resize(tuple(args.size), Image.Resampling.BICUBIC))
     for precision in args.precisions:
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
         with torch.inference_mode(), autocast:
-            untiled = net(image[None])[0].float()
-            tiled = stylize_tiled(net, image, args.tile_size, args.overlap)
+            untiled = untiled_run(image[None])[0].float()
+            tiled = tiled_run(image, args.tile_size, args.overlap)
         print(
             f"{precision}: {args.size[0]}x{args.size[1]}, tile {args.tile_size}, overlap {args.overlap}: "
             f"tiled vs untiled PSNR {psnr(tiled, untiled):.2f} dB, max abs diff {(tiled - untiled).abs().max():.4f}",

@@ -63,7 +63,7 @@ def tiny_adain(seed: int = 0, vgg_weights: str = "random"):
                 if isinstance(conv, torch.nn.Conv2d):
                     torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
                     conv.bias.zero_()
-        probe = model.decoder(torch.randn(1, 512, 6, 6))
+        probe = model.decoder(model.encode(torch.rand(1, 3, 48, 48))["relu4_1"])  # features at their real scale
         last = model.decoder.layers[-1][1]
         last.weight.mul_(0.25 / probe.std())
         last.bias.fill_(0.5)

@@ -93,7 +93,7 @@ def test_export_then_load_gives_identical_outputs_without_the_vgg_file(tmp_path:
     model = tiny_adain(seed=3)
     path = export(model, tmp_path / "adain.safetensors", {"steps": 5})
     loaded, metadata = load_adain(path)
-    assert metadata["model"] == "adain" and metadata["architecture"] == {"decoder_width": 0.125}
+    assert metadata["model"] == "adain" and metadata["architecture"] == {"decoder_width": 0.125, "decoder_input_scale": 2.0**-9}
     content, style = torch.rand(1, 3, 24, 16), torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(loaded(content, loaded.style_stats(style)), model(content, model.style_stats(style)))
@@ -111,3 +111,18 @@ def test_load_adain_refuses_a_style_net(tmp_path: Path) -> None:
     path = export(TransformerNet(channels=(8, 16, 32), num_residual_blocks=1), tmp_path / "net.safetensors")
     with pytest.raises(CheckpointError, match="not an arbitrary-style"):
         load_adain(path)
+
+
+def test_decoder_input_is_near_unit_scale_on_a_real_photo(vgg_file: Path, assets: Path) -> None:
+    # The raw Caffe VGG's relu4_1 is ~700 rms: fed unscaled, the decoder barely learned (content loss
+    # flat for 1,000 steps). Its input scale must bring real features near the paper's unit scale.
+    from fst.io.images import load_tensor
+    from fst.models.adain import AdaINModel
+
+    model = AdaINModel(str(vgg_file)).eval()
+    photo = load_tensor(assets / "content" / "tubingen.jpg", long_side=256)[None]
+    with torch.no_grad():
+        features = model.encode(model.pad(photo))["relu4_1"]
+    raw_rms = features.square().mean().sqrt().item()
+    assert raw_rms > 100  # the premise: the encoder is the raw Caffe VGG
+    assert 0.3 < raw_rms * model.decoder.input_scale < 3.0
