@@ -93,7 +93,8 @@ def test_export_then_load_gives_identical_outputs_without_the_vgg_file(tmp_path:
     model = tiny_adain(seed=3)
     path = export(model, tmp_path / "adain.safetensors", {"steps": 5})
     loaded, metadata = load_adain(path)
-    assert metadata["model"] == "adain" and metadata["architecture"] == {"decoder_width": 0.125, "decoder_input_scale": 2.0**-9}
+    assert metadata["model"] == "adain"
+    assert metadata["architecture"] == {"decoder_width": 0.125, "decoder_input_scale": 2.0**-9}
     content, style = torch.rand(1, 3, 24, 16), torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(loaded(content, loaded.style_stats(style)), model(content, model.style_stats(style)))
