@@ -143,11 +143,13 @@ def test_adain_experiment_builds_its_parts(
     chosen = [f"schedule={schedule}"] if schedule else []  # None: the preset's default, the CPU schedule
     cfg = compose_train(["experiment=adain", *chosen, "model.vgg_weights=random"], tmp_path)
     assert cfg.style == "adain" and Path(cfg.hydra.run.dir).parts[-2:] == ("adain", "adain-test")
-    assert cfg.optimizer.lr == 1e-4 and cfg.module.lr_decay == 5e-5 and cfg.loss.style_weight == 10.0
-    cpu, paper = (128, 256, 8, 20_000, "bf16-mixed"), (256, 512, 8, 160_000, "32-true")  # the paper's: Huang's
+    assert cfg.module.lr_decay == 5e-5 and cfg.loss.style_weight == 10.0
+    cpu = (128, 256, 8, 20_000, "bf16-mixed", 3e-4)
+    paper = (256, 512, 8, 160_000, "32-true", 1e-4)  # Huang's
     expected = {None: cpu, "adain_cpu": cpu, "paper": paper}[schedule]
-    got = (cfg.data.image_size, cfg.data.resize_to, cfg.data.batch_size, cfg.trainer.max_steps, cfg.trainer.precision)
-    assert got == expected
+    data_cfg, trainer = cfg.data, cfg.trainer
+    got = (data_cfg.image_size, data_cfg.resize_to, data_cfg.batch_size, trainer.max_steps, trainer.precision)
+    assert (*got, cfg.optimizer.lr) == expected
     data = instantiate(cfg.data, _convert_="all")
     net = instantiate(cfg.model, _convert_="all")
     loss = instantiate(cfg.loss, _convert_="all")
