@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+from dataclasses import replace
 
 from PIL import Image
 
-from tests.web.conftest import image_bytes, register, submit, wait_job
+from fst.web.settings import REPO
+from tests.web.conftest import image_bytes, make_client, register, submit, wait_job
 
 
 def data_files(client) -> list[str]:
@@ -105,7 +108,16 @@ def test_unknown_style_and_bad_strength_are_400_and_free(client) -> None:
     assert client.get("/api/auth/me").json()["credits"] == 3
 
 
-def test_style_image_is_unavailable_until_the_arbitrary_model_ships(client) -> None:
+def test_style_image_is_unavailable_without_the_arbitrary_model(settings, tmp_path) -> None:
+    # A deployment whose checkpoints folder lacks adain.safetensors (the repo's ships it).
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    shutil.copy(REPO / "checkpoints" / "starry_night.safetensors", checkpoints)
+    with make_client(replace(settings, checkpoints_dir=checkpoints)) as client:
+        _check_style_image_unavailable(client)
+
+
+def _check_style_image_unavailable(client) -> None:
     register(client)
     styles = client.get("/api/styles").json()
     assert styles["style_image_available"] is False
