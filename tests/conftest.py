@@ -63,6 +63,11 @@ def tiny_adain(seed: int = 0, vgg_weights: str = "random"):
                 if isinstance(conv, torch.nn.Conv2d):
                     torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
                     conv.bias.zero_()
+        # Zero biases make the decoder positively homogeneous: its output then follows the features
+        # whatever their scale (the decoder's input scale would otherwise leave only its biases).
+        for conv in model.decoder.modules():
+            if isinstance(conv, torch.nn.Conv2d):
+                conv.bias.zero_()
         probe = model.decoder(model.encode(torch.rand(1, 3, 48, 48))["relu4_1"])  # features at their real scale
         last = model.decoder.layers[-1][1]
         last.weight.mul_(0.25 / probe.std())

@@ -149,7 +149,9 @@ def test_tiles_match_untiled_with_a_random_model() -> None:
     model = tiny_adain(seed=2)
     image = torch.nn.functional.interpolate(torch.rand(1, 3, 25, 33), size=(200, 264), mode="bilinear")[0]
     style = model.style_stats(torch.rand(1, 3, 64, 48))
-    assert _tiled_against_untiled(model, style, image, tile=128, overlap=64) >= 40.0
+    # The overlap must cover the encoder's and decoder's reach (~100 px): 64 gave 36 dB once the
+    # decoder's output followed its input rather than its biases, 96 gives 52 dB.
+    assert _tiled_against_untiled(model, style, image, tile=128, overlap=96) >= 40.0
 
 
 def test_tiles_need_whole_image_statistics_with_the_real_encoder(
