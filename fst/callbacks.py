@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import lightning as L
+import torch
 
 from fst.checkpoint import export
 
@@ -13,11 +14,16 @@ log = logging.getLogger(__name__)
 
 
 class ExportInferenceFile(L.Callback):
-    """Write `<dirpath>/<style_name>.safetensors` at each checkpoint and at the end of training."""
+    """Write `<dirpath>/<style_name>.safetensors` at each checkpoint and at the end of training.
 
-    def __init__(self, dirpath: str, image_size: int | None = None) -> None:
+    Args:
+        dtype: how the weights are stored ("float32" or "float16"; loading makes them float32).
+    """
+
+    def __init__(self, dirpath: str, image_size: int | None = None, dtype: str = "float32") -> None:
         self.dirpath = Path(dirpath)
         self.image_size = image_size
+        self.dtype = getattr(torch, dtype)
 
     def export(self, trainer: L.Trainer, module: L.LightningModule) -> Path | None:
         if trainer.global_rank != 0:
@@ -33,6 +39,7 @@ class ExportInferenceFile(L.Callback):
                 "image_size": self.image_size,
                 "precision": str(trainer.precision),
             },
+            dtype=self.dtype,
         )
         return path
 

@@ -8,6 +8,7 @@ import lightning as L
 import torch
 from torchvision.utils import make_grid
 
+from fst.checkpoint import load_adain
 from fst.lightning_module import StyleTransferModule
 from fst.losses.adain import AdaINLoss
 from fst.models.adain import ENCODER_LAYER, AdaINModel, adaptive_instance_norm, stats_of
@@ -24,6 +25,8 @@ class AdaINModule(L.LightningModule):
         name: names the run and the exported file.
         log_images_every_n_steps: how often a (content | style | output) grid goes to the logger.
         channels_last: NHWC convolutions (faster on GPUs and oneDNN CPUs).
+        init_from: an exported AdaIN file whose decoder to start from (a warm start: new
+            loss weights or data without retraining from scratch; the optimizer starts fresh).
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class AdaINModule(L.LightningModule):
         name: str = "adain",
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -43,6 +47,11 @@ class AdaINModule(L.LightningModule):
         self.log_images_every_n_steps = log_images_every_n_steps
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.skipped_steps = 0
+        if init_from:
+            source, metadata = load_adain(init_from)
+            if metadata["architecture"] != net.architecture():
+                raise ValueError(f"{init_from}: decoder {metadata['architecture']} differs from {net.architecture()}")
+            self.net.decoder.load_state_dict(source.decoder.state_dict())
 
     def state_dict(self, *args, **kwargs):
         # The frozen encoder is rebuilt from the VGG file: Lightning checkpoints hold the decoder.

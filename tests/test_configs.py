@@ -18,7 +18,7 @@ ARBITRARY = "adain"  # arbitrary style transfer: its own experiment, model, loss
 EXPERIMENTS = sorted(
     p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem not in [*MULTI_STYLE_EXPERIMENTS, ARBITRARY]
 )
-LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml") if p.stem != ARBITRARY)
+LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml") if not p.stem.startswith(ARBITRARY))  # style-net losses
 TRAINERS = sorted(p.stem for p in (CONF / "trainer").glob("*.yaml"))
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem != ARBITRARY)
 
@@ -156,3 +156,15 @@ def test_adain_experiment_builds_its_parts(
     module = instantiate(cfg.module, _convert_="all", net=net, loss=loss, optimizer=instantiate(cfg.optimizer))
     assert isinstance(data, ContentStyleDataModule) and isinstance(net, AdaINModel)
     assert isinstance(loss, AdaINLoss) and isinstance(module, AdaINModule) and module.style_name == "adain"
+    assert loss.layer_weights == dict.fromkeys(["relu1_1", "relu2_1", "relu3_1", "relu4_1"], 1.0)  # the paper's
+
+
+def test_balanced_adain_loss_weights_the_low_layers_up(tmp_path: Path) -> None:
+    from fst.losses.adain import AdaINLoss
+
+    cfg = compose_train(["experiment=adain", "loss=adain_balanced"], tmp_path)
+    loss = instantiate(cfg.loss, _convert_="all")
+    assert isinstance(loss, AdaINLoss) and loss.style_weight == 5.0
+    weights = list(loss.layer_weights.values())
+    assert list(loss.layer_weights) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
+    assert weights == sorted(weights, reverse=True) and weights[-1] == 1.0

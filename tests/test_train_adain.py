@@ -63,11 +63,13 @@ def setup(tmp_path: Path, photo_folder: Path, vgg_file: Path) -> tuple[Path, Pat
 
 def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, Path, Path]) -> None:
     runs, photos, styles, vgg = setup
-    subprocess.run(adain_command(runs, photos, styles, vgg), env=environment("straight"), check=True)
+    # float32 files: the weights are compared to 1e-5 below (the default float16 rounds them).
+    exact = "callbacks.export.dtype=float32"
+    subprocess.run(adain_command(runs, photos, styles, vgg, exact), env=environment("straight"), check=True)
 
     killed_dir = runs / "adain" / "killed" / "checkpoints"
     process = subprocess.Popen(
-        adain_command(runs, photos, styles, vgg, "trainer.max_steps=1000"),
+        adain_command(runs, photos, styles, vgg, exact, "trainer.max_steps=1000"),
         env=environment("killed"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -83,7 +85,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     assert checkpoint["global_step"] == 4
     assert not any(k.startswith("net.encoder.") for k in checkpoint["state_dict"])  # the frozen VGG stays out
     subprocess.run(
-        adain_command(runs, photos, styles, vgg, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
+        adain_command(runs, photos, styles, vgg, exact, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
         env=environment("resumed"),
         check=True,
         capture_output=True,
@@ -127,5 +129,7 @@ def test_run_logs_losses_and_content_style_output_grids(setup: tuple[Path, Path,
     for tag, rows in (("train/images", 2), ("val/images", 1)):
         grid = events.Images(tag)[0]
         assert (grid.width, grid.height) == (3 * 34 + 2, rows * 34 + 2), tag
-    _, metadata = load_adain(run_dir / "checkpoints" / "adain.safetensors")
+    model, metadata = load_adain(run_dir / "checkpoints" / "adain.safetensors")
     assert metadata["steps"] == 4
+    assert metadata["dtype"] == "float16"  # experiment=adain stores half-size files ...
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # ... that load as float32

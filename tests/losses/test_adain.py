@@ -39,3 +39,20 @@ def test_output_equal_to_target_and_style_costs_nothing() -> None:
     assert terms["total"].item() == pytest.approx(0.0, abs=1e-10)
     assert AdaINLoss().layers == ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
     assert AdaINLoss().config()["style_weight"] == 10.0
+
+
+def test_layer_weights_scale_only_their_layer() -> None:
+    torch.manual_seed(0)
+    output = {name: torch.rand(2, 4, 5, 5) for name in ("relu1_1", "relu4_1")}
+    style = stats_of({name: torch.rand(2, 4, 5, 5) for name in output})
+    target = torch.rand(2, 4, 5, 5)
+
+    def style_term(weights: dict[str, float]) -> float:
+        return AdaINLoss(style_layers=weights, style_weight=1.0)(output, target, style)["style"].item()
+
+    relu1_1, relu4_1 = style_term({"relu1_1": 1.0}), style_term({"relu4_1": 1.0})
+    assert relu1_1 > 0 and relu4_1 > 0
+    assert style_term({"relu1_1": 400.0, "relu4_1": 1.0}) == pytest.approx(400.0 * relu1_1 + relu4_1, rel=1e-6)
+    # A list means equal weights (the paper's); the exported config records the weights.
+    assert AdaINLoss(style_layers=["relu1_1", "relu4_1"]).layer_weights == {"relu1_1": 1.0, "relu4_1": 1.0}
+    assert AdaINLoss(style_layers={"relu1_1": 400.0}).config()["style_layers"] == {"relu1_1": 400.0}

@@ -106,6 +106,22 @@ def test_export_then_load_gives_identical_outputs_without_the_vgg_file(tmp_path:
     assert shipped_styles(tmp_path) == []
 
 
+def test_float16_export_halves_the_file_and_keeps_the_output(tmp_path: Path) -> None:
+    model = tiny_adain(seed=4)
+    full = export(model, tmp_path / "full.safetensors")
+    half = export(model, tmp_path / "half.safetensors", dtype=torch.float16)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    loaded, metadata = load_adain(half)
+    assert metadata["dtype"] == "float16" and load_adain(full)[1]["dtype"] == "float32"
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())  # computed in float32 as before
+    content, style = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        ours, reference = loaded(content, loaded.style_stats(style)), model(content, model.style_stats(style))
+    assert not torch.equal(ours, reference)  # the weights were rounded ...
+    mse = (ours - reference).pow(2).mean().item()
+    assert 10 * math.log10(1.0 / mse) >= 50  # ... by less than anyone could see
+
+
 def test_load_adain_refuses_a_style_net(tmp_path: Path) -> None:
     from fst.models.transformer import TransformerNet
 
