@@ -32,6 +32,10 @@ class PerceptualLoss(nn.Module):
             or a mapping from layer name to its weight.
         content_weight, style_weight, tv_weight: multipliers of the three terms.
         style_size: style images are resized so their long side has this many pixels (None: as given).
+        relative: measure content and style errors relative to the content images' own (the
+            judge's terms): content error / the photo's activation energy, and per layer the
+            output's Gram error / the photo's Gram error to the style. Dimensionless terms that
+            weigh every layer and every style alike; needs the content images, not a fixed target.
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class PerceptualLoss(nn.Module):
         style_weight: float = 1.0,
         tv_weight: float = 0.0,
         style_size: int | None = None,
+        relative: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(style_layers, Mapping):
@@ -53,6 +58,7 @@ class PerceptualLoss(nn.Module):
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
         self.style_size = style_size
+        self.relative = bool(relative)
         used = set(self.content_layers) | set(self.style_layers)
         vgg.truncate_after(max(used, key=vgg.names.index))
         self.vgg = vgg
@@ -70,6 +76,7 @@ class PerceptualLoss(nn.Module):
             "style_weight": self.style_weight,
             "tv_weight": self.tv_weight,
             "style_size": self.style_size,
+            "relative": self.relative,
         }
 
     @classmethod
@@ -80,12 +87,16 @@ class PerceptualLoss(nn.Module):
         """
         vgg = VGGFeatures(config["arch"], vgg_weights, config["input_convention"], config.get("pooling", "max"))
         names = ("content_layers", "style_layers", "content_weight", "style_weight", "tv_weight", "style_size")
-        return cls(vgg, **{name: config[name] for name in names})
+        return cls(vgg, **{name: config[name] for name in names}, relative=config.get("relative", False))
 
     @torch.no_grad()
     def content_target(self, content: torch.Tensor) -> ContentTarget:
-        """Content-layer activations of a fixed content image (optimisation: one for all iterations)."""
-        return {name: f.detach() for name, f in self.vgg(content, self.content_layers).items()}
+        """Activations of a fixed content image (optimisation: one for all iterations).
+
+        A relative loss also keeps the style layers': its style errors are measured against them.
+        """
+        layers = self.layers if self.relative else self.content_layers
+        return {name: f.detach() for name, f in self.vgg(content, layers).items()}
 
     @torch.no_grad()
     def style_target(
@@ -121,19 +132,19 @@ class PerceptualLoss(nn.Module):
         """Loss terms for `output` (N, 3, H, W in [0, 1]).
 
         Args:
-            content: the content images (N, 3, H, W), or a fixed `content_target`.
+            content: the content images (N, 3, H, W), or a fixed `content_target` of them.
             style: a `style_target` or `region_style_target`.
 
         Returns:
             {"content", "style", "tv"} already multiplied by their weights, and "total".
         """
         features = self.vgg(output, self.layers)
-        if isinstance(content, torch.Tensor):
-            with torch.no_grad():
-                content = self.vgg(content, self.content_layers)
+        reference = self.content_target(content) if isinstance(content, torch.Tensor) else content
+        style_reference = reference if self.relative else None
         terms = {
-            "content": self.content_weight * content_loss(features, content),
-            "style": self.style_weight * style.loss(features, self.style_layers),
+            "content": self.content_weight
+            * content_loss(features, {name: reference[name] for name in self.content_layers}, self.relative),
+            "style": self.style_weight * style.loss(features, self.style_layers, style_reference),
             "tv": self.tv_weight * total_variation(output),
         }
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]

@@ -23,8 +23,13 @@ Features = Mapping[str, torch.Tensor]
 
 
 class StyleTarget(Protocol):
-    def loss(self, features: Features, layer_weights: Mapping[str, float]) -> torch.Tensor:
-        """The unweighted style term of `features` (the loss multiplies by its style weight)."""
+    def loss(
+        self, features: Features, layer_weights: Mapping[str, float], reference: Features | None = None
+    ) -> torch.Tensor:
+        """The unweighted style term of `features` (the loss multiplies by its style weight).
+
+        `reference`: the content images' features, to measure each error relative to theirs.
+        """
         ...
 
     def to(self, device: torch.device | str) -> StyleTarget: ...
@@ -56,8 +61,10 @@ class GramTarget:
                 grams[name] = grams[name] + gram if name in grams else gram
         return cls(grams)
 
-    def loss(self, features: Features, layer_weights: Mapping[str, float]) -> torch.Tensor:
-        return gram_loss(features, self.grams, layer_weights)
+    def loss(
+        self, features: Features, layer_weights: Mapping[str, float], reference: Features | None = None
+    ) -> torch.Tensor:
+        return gram_loss(features, self.grams, layer_weights, reference)
 
     def to(self, device: torch.device | str) -> GramTarget:
         return GramTarget({name: gram.to(device) for name, gram in self.grams.items()})
@@ -109,12 +116,16 @@ class RegionGramTarget:
                 grams[name] = grams[name] + region_grams if name in grams else region_grams
         return cls(grams, content_masks.detach().float())
 
-    def loss(self, features: Features, layer_weights: Mapping[str, float]) -> torch.Tensor:
+    def loss(
+        self, features: Features, layer_weights: Mapping[str, float], reference: Features | None = None
+    ) -> torch.Tensor:
         """Sum over layers and regions of area fraction x MSE(masked Gram, region target).
 
         Weighting each region by its share of the image makes one all-ones region give exactly the
         plain style term, and keeps a sliver of sky from counting as much as the whole building.
         """
+        if reference is not None:
+            raise ValueError("relative style terms are not defined per region")
         loss = torch.zeros((), device=self.content_masks.device)
         for name, weight in layer_weights.items():
             feature = features[name]

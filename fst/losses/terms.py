@@ -39,23 +39,53 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return dh.float().pow(2).mean() + dw.float().pow(2).mean()
 
 
-def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Sum over the target layers of the mean squared feature difference (float32)."""
-    return sum(
-        (
-            F.mse_loss(features[name].float(), target.float().expand_as(features[name]))
-            for name, target in targets.items()
-        ),
-        start=torch.zeros((), device=next(iter(targets.values())).device),
-    )
+def content_loss(
+    features: Mapping[str, torch.Tensor],
+    targets: Mapping[str, torch.Tensor],
+    relative: bool = False,
+) -> torch.Tensor:
+    """Sum over the target layers of the mean squared feature difference (float32).
+
+    `relative`: each image's error is divided by its target's own mean squared activation (the
+    judge's content error), so the term is dimensionless and ~1 for an image with none of the content.
+    """
+    loss = torch.zeros((), device=next(iter(targets.values())).device)
+    for name, target in targets.items():
+        feature = features[name].float()
+        target = target.float().expand_as(feature)
+        if not relative:
+            loss = loss + F.mse_loss(feature, target)
+            continue
+        error = (feature - target).pow(2).flatten(1).mean(dim=1)
+        loss = loss + (error / target.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)).mean()
+    return loss
+
+
+def _gram_errors(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of each image's Gram matrix from its target: (N,)."""
+    return (gram - target.expand_as(gram)).pow(2).flatten(1).mean(dim=1)
 
 
 def gram_loss(
-    features: Mapping[str, torch.Tensor], grams: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float]
+    features: Mapping[str, torch.Tensor],
+    grams: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float],
+    reference: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Sum over layers of weight x MSE(Gram of `features`, target Gram (1 or N, C, C))."""
+    """Sum over layers of weight x MSE(Gram of `features`, target Gram (1 or N, C, C)).
+
+    With `reference` (features of the content images), each image's error at each layer is divided
+    by its content image's own error: the fraction of the photo's distance to the style that is left.
+    Layers and styles then count alike whatever their raw Gram magnitudes, which on the Caffe VGG
+    differ by orders of magnitude between relu1_1 and relu5_1 and between paintings.
+    """
     loss = torch.zeros((), device=next(iter(grams.values())).device)
     for name, weight in layer_weights.items():
         gram = gram_matrix(features[name])
-        loss = loss + weight * F.mse_loss(gram, grams[name].expand_as(gram))
+        if reference is None:
+            loss = loss + weight * F.mse_loss(gram, grams[name].expand_as(gram))
+            continue
+        with torch.no_grad():
+            baseline = _gram_errors(gram_matrix(reference[name]), grams[name])
+        loss = loss + weight * (_gram_errors(gram, grams[name]) / baseline.clamp_min(1e-12)).mean()
     return loss

@@ -85,3 +85,54 @@ def test_config_rebuilds_the_same_loss(pooling: str, tmp_path) -> None:
     torch.testing.assert_close(
         rebuilt(output, content, rebuilt.style_target(style)), loss(output, content, loss.style_target(style))
     )
+
+
+@pytest.fixture
+def relative_loss() -> PerceptualLoss:
+    torch.manual_seed(0)
+    vgg = VGGFeatures("vgg16", weights="random", input_convention="caffe")
+    return PerceptualLoss(vgg, ["relu2_2"], {"relu1_2": 1.0, "relu2_2": 0.5}, 2.0, 3.0, 0.0, relative=True)
+
+
+def test_relative_terms_match_hand_computation(relative_loss: PerceptualLoss) -> None:
+    style, content, output = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    terms = relative_loss(output, content, relative_loss.style_target(style))
+
+    vgg = relative_loss.vgg
+    out_f, content_f, style_f = (vgg(x, ["relu1_2", "relu2_2"]) for x in (output, content, style))
+    expected_content = expected_style = 0.0
+    for i in range(2):  # each image against its own photo, then averaged
+        o, c = out_f["relu2_2"][i], content_f["relu2_2"][i]
+        expected_content += 2.0 * ((o - c) ** 2).sum() / (c**2).sum() / 2
+        for name, weight in {"relu1_2": 1.0, "relu2_2": 0.5}.items():
+            target = gram_matrix(style_f[name])[0]
+            left = ((gram_matrix(out_f[name][i : i + 1])[0] - target) ** 2).sum()
+            photo = ((gram_matrix(content_f[name][i : i + 1])[0] - target) ** 2).sum()
+            expected_style += 3.0 * weight * left / photo / 2
+    assert torch.allclose(terms["content"], expected_content, rtol=1e-4)
+    assert torch.allclose(terms["style"], expected_style, rtol=1e-4)
+
+
+def test_relative_style_is_one_per_layer_for_the_photo_itself(relative_loss: PerceptualLoss) -> None:
+    """The photo is exactly as far from the style as itself: weight x 1 per layer, whatever the scale."""
+    photo, style = torch.rand(2, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    for scale in (1.0, 10.0):  # raw Gram errors grow ~scale^4; the relative term does not move
+        terms = relative_loss(photo * scale, photo * scale, relative_loss.style_target(style * scale))
+        assert float(terms["style"]) == pytest.approx(3.0 * (1.0 + 0.5), rel=1e-5)
+        assert float(terms["content"]) == 0.0
+
+
+def test_relative_loss_with_a_fixed_content_target_equals_passing_the_content(
+    relative_loss: PerceptualLoss,
+) -> None:
+    content, output = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    style = relative_loss.style_target(torch.rand(1, 3, 32, 32))
+    fixed = relative_loss(output, relative_loss.content_target(content), style)
+    assert torch.allclose(fixed["total"], relative_loss(output, content, style)["total"], rtol=1e-6)
+
+
+def test_relative_flag_survives_the_config_round_trip(relative_loss: PerceptualLoss) -> None:
+    config = relative_loss.config()
+    assert config["relative"] is True
+    # Files exported before the flag existed hold absolute losses.
+    assert PerceptualLoss.from_config({k: v for k, v in config.items() if k != "relative"}, "random").relative is False

@@ -64,3 +64,14 @@ def test_masks_at_averages_areas() -> None:
     mask[..., :, :1] = 1  # one column of four: half of each left 2x2 cell
     small = masks_at(mask, (2, 2))
     assert torch.allclose(small, torch.tensor([[[[0.5, 0.0], [0.5, 0.0]]]]))
+
+
+def test_relative_region_terms_are_refused() -> None:
+    """Per-region errors have no photo baseline: a relative loss says so instead of mixing units."""
+    torch.manual_seed(0)
+    vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
+    loss = PerceptualLoss(vgg, ["relu2_1"], ["relu1_1"], relative=True)
+    style, output = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    regions = loss.region_style_target([style], [torch.ones(1, 1, 32, 32)], torch.ones(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="per region"):
+        loss(output, output, regions)
