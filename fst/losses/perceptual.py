@@ -35,7 +35,7 @@ class PerceptualLoss(nn.Module):
         relative: measure content and style errors relative to the content images' own (the
             judge's terms): content error / the photo's activation energy, and per layer the
             output's Gram error / the photo's Gram error to the style. Dimensionless terms that
-            weigh every layer and every style alike; needs the content images, not a fixed target.
+            weigh every layer and every style alike.
     """
 
     def __init__(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 
 
 def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -53,11 +52,10 @@ def content_loss(
     for name, target in targets.items():
         feature = features[name].float()
         target = target.float().expand_as(feature)
-        if not relative:
-            loss = loss + F.mse_loss(feature, target)
-            continue
-        error = (feature - target).pow(2).flatten(1).mean(dim=1)
-        loss = loss + (error / target.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)).mean()
+        errors = (feature - target).pow(2).flatten(1).mean(dim=1)  # one per image
+        if relative:
+            errors = errors / target.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
+        loss = loss + errors.mean()
     return loss
 
 
@@ -82,10 +80,10 @@ def gram_loss(
     loss = torch.zeros((), device=next(iter(grams.values())).device)
     for name, weight in layer_weights.items():
         gram = gram_matrix(features[name])
-        if reference is None:
-            loss = loss + weight * F.mse_loss(gram, grams[name].expand_as(gram))
-            continue
-        with torch.no_grad():
-            baseline = _gram_errors(gram_matrix(reference[name]), grams[name])
-        loss = loss + weight * (_gram_errors(gram, grams[name]) / baseline.clamp_min(1e-12)).mean()
+        errors = _gram_errors(gram, grams[name])
+        if reference is not None:
+            with torch.no_grad():  # the photo's own error is a fixed yardstick, not trained towards
+                baseline = _gram_errors(gram_matrix(reference[name]), grams[name])
+            errors = errors / baseline.clamp_min(1e-12)
+        loss = loss + weight * errors.mean()
     return loss

@@ -136,3 +136,15 @@ def test_relative_flag_survives_the_config_round_trip(relative_loss: PerceptualL
     assert config["relative"] is True
     # Files exported before the flag existed hold absolute losses.
     assert PerceptualLoss.from_config({k: v for k, v in config.items() if k != "relative"}, "random").relative is False
+
+
+def test_relative_terms_train_the_output_only(relative_loss: PerceptualLoss) -> None:
+    """Both relative terms carry a gradient to the output; the photo's yardsticks carry none."""
+    content = torch.rand(2, 3, 32, 32, requires_grad=True)
+    output = torch.rand(2, 3, 32, 32, requires_grad=True)
+    terms = relative_loss(output, content, relative_loss.style_target(torch.rand(1, 3, 32, 32)))
+    for name in ("content", "style"):
+        (grad,) = torch.autograd.grad(terms[name], output, retain_graph=True)
+        assert float(grad.abs().sum()) > 0.0, name
+    assert terms["total"].grad_fn is not None
+    assert content.grad is None
