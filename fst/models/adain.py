@@ -14,6 +14,7 @@ from functools import partial
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fst.losses.vgg import VGGFeatures
@@ -22,6 +23,10 @@ from fst.models.transformer import pad_to
 ENCODER_LAYER = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 EPS = 1e-5
+# Reflected margin around a photo at inference, cropped off after decoding: without it the
+# encoder's zero padding prints a band of the style's hue along the top edge (~8 px, seen on
+# Tübingen x The Scream at 512 px); with it, that band falls in the margin.
+BORDER = 16
 
 
 class ChannelStats(NamedTuple):
@@ -46,7 +51,7 @@ def channel_stats(features: torch.Tensor, eps: float = EPS) -> ChannelStats:
 def adaptive_instance_norm(
     content: torch.Tensor,
     style: ChannelStats,
-    alpha: float = 1.0,
+    alpha: float | torch.Tensor = 1.0,
     content_stats: ChannelStats | None = None,
 ) -> torch.Tensor:
     """AdaIN: content features with the style's channel means and standard deviations.
@@ -54,7 +59,9 @@ def adaptive_instance_norm(
     Args:
         content: (N, C, H, W) encoder features of the content.
         style: style statistics, (N or 1, C) each.
-        alpha: content-style trade-off in feature space: 0 gives the content features back.
+        alpha: content-style trade-off in feature space: 0 gives the content features back. A
+            tensor (broadcast over the features, e.g. (1, C, 1, 1)) keeps it an input of a
+            compiled graph (`torch.lerp` at 1 is exact).
         content_stats: the content's own statistics; given when `content` is one tile of a larger
             image, so that every tile is normalised by the whole image's statistics.
     """
@@ -63,7 +70,9 @@ def adaptive_instance_norm(
         own = content_stats or channel_stats(x)
         normalised = (x - own.mean[..., None, None]) / own.std[..., None, None]
         stylized = normalised * style.std[..., None, None].float() + style.mean[..., None, None].float()
-        return stylized if alpha == 1.0 else torch.lerp(x, stylized, alpha)
+        if isinstance(alpha, float) and alpha == 1.0:
+            return stylized
+        return torch.lerp(x, stylized, alpha)
 
 
 def blend_stats(stats: Sequence[ChannelStats], weights: Sequence[float] | None = None) -> ChannelStats:
@@ -161,8 +170,11 @@ class AdaINModel(nn.Module):
         self.encoder.eval()  # frozen for good (VGGFeatures.train refuses to switch as well)
         return self
 
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
-        """Pad (N, C, H, W) at the bottom and right to a multiple of the stride, at least `min_size`."""
+    def pad(self, x: torch.Tensor, border: int = 0) -> torch.Tensor:
+        """Reflect `border` pixels on every side of (N, C, H, W), then pad at the bottom and right to
+        a multiple of the stride, at least `min_size`."""
+        if border:
+            x = F.pad(x, (border,) * 4, mode="reflect" if border < min(x.shape[-2:]) else "replicate")
         height, width = x.shape[-2:]
         size = [max(self.min_size, side + (-side) % self.stride) for side in (height, width)]
         return pad_to(x, (size[0], size[1]))
@@ -188,8 +200,9 @@ class AdaINModel(nn.Module):
         self,
         content: torch.Tensor,
         style: ChannelStats,
-        alpha: float = 1.0,
+        alpha: float | torch.Tensor = 1.0,
         content_stats: ChannelStats | None = None,
+        border: int = 0,
     ) -> torch.Tensor:
         """Stylize (N, 3, H, W) RGB in [0, 1] with the style statistics; same size out.
 
@@ -197,11 +210,12 @@ class AdaINModel(nn.Module):
             style: statistics at relu4_1 (`style_stats`, `blend_stats`), (N or 1, 512) each.
             alpha: 0..1, content-style trade-off in feature space.
             content_stats: whole-image statistics at relu4_1 when `content` is a tile.
+            border: reflected margin (`BORDER` at inference; training crops use none).
         """
         height, width = content.shape[-2:]
-        features = self.encode(self.pad(content))[ENCODER_LAYER]
+        features = self.encode(self.pad(content, border))[ENCODER_LAYER]
         target = adaptive_instance_norm(features, style, alpha, content_stats)
-        return self.decode(target.to(features.dtype))[..., :height, :width]
+        return self.decode(target.to(features.dtype))[..., border : border + height, border : border + width]
 
 
 def stats_of(features: Mapping[str, torch.Tensor]) -> dict[str, ChannelStats]:

@@ -11,7 +11,6 @@ normalisation), then each tile is decoded with the whole image's statistics.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -20,7 +19,8 @@ from torch import nn
 from fst import zoo
 from fst.checkpoint import CheckpointError, load_adain
 from fst.io.images import load_tensor
-from fst.models.adain import ENCODER_LAYER, EPS, AdaINModel, ChannelStats, adaptive_instance_norm, blend_stats
+from fst.models.adain import BORDER, ENCODER_LAYER, EPS, AdaINModel, ChannelStats, adaptive_instance_norm, blend_stats
+from fst.models.transformer import pad_to
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer
 from fst.stylize.tiling import TileCache, core_bounds, ramp, round_up, tile_starts
@@ -29,22 +29,47 @@ DEFAULT_MODEL = zoo.CHECKPOINT_DIR / "adain.safetensors"
 
 
 class StyledAdaIN(nn.Module):
-    """An `AdaINModel` with its style fixed: (N, 3, H, W) content in [0, 1] -> stylized, same size."""
+    """An `AdaINModel` with its style fixed: (N, 3, H, W) content in [0, 1] -> stylized, same size.
+
+    The style statistics and alpha are buffers, not constants of the forward: one compiled package
+    (`fst.stylize.compiled`) then serves every style image, mix and alpha, loaded like weights.
+    """
 
     def __init__(self, model: AdaINModel, style: ChannelStats, alpha: float = 1.0) -> None:
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"--alpha must be in [0, 1], got {alpha}")
-        self.model, self.alpha = model, alpha
+        self.model = model
+        # The reflected margin needs a side over `BORDER`: smaller images are padded up to this.
+        self.stride, self.min_size, self.border = model.stride, 2 * BORDER, BORDER
         self.register_buffer("style_mean", style.mean)
         self.register_buffer("style_std", style.std)
+        # One alpha per channel, (1, C, 1, 1): AOTInductor inlines a one-element buffer as a number
+        # at build time (measured: every alpha then ran as the one the package was built with).
+        self.register_buffer("alpha_tensor", torch.full_like(style.mean[..., None, None], float(alpha)))
+
+    @property
+    def alpha(self) -> float:
+        return float(self.alpha_tensor.flatten()[0])
 
     @property
     def style(self) -> ChannelStats:
         return ChannelStats(self.style_mean, self.style_std)
 
+    def architecture(self) -> dict:
+        """What a compiled package depends on: the model's shape (weights, style and alpha are loaded)."""
+        return {"model": "adain", **self.model.architecture()}
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """To a multiple of the stride, at least `min_size` (the forward adds the margin itself)."""
+        height, width = x.shape[-2:]
+        return pad_to(x, tuple(max(self.min_size, side + (-side) % self.stride) for side in (height, width)))
+
     def forward(self, content: torch.Tensor) -> torch.Tensor:
-        return self.model(content, self.style, self.alpha)
+        # To the stride first, then the margin: what the compiled path does (its input comes padded).
+        height, width = content.shape[-2:]
+        stylized = self.model(self.pad(content), self.style, self.alpha_tensor, border=self.border)
+        return stylized[..., :height, :width]
 
 
 def style_name(paths: Sequence[Path], weights: Sequence[float] | None) -> str:
@@ -84,21 +109,28 @@ def load(options: StylizeOptions) -> tuple[StyledAdaIN, dict]:
 
 
 class ArbitraryStylizer(Stylizer):
-    """`Stylizer` for `StyledAdaIN`: eager (no compiled package yet); its own tiling.
+    """`Stylizer` for `StyledAdaIN`: compiled for whole images as the style nets are; its own tiling.
 
-    Whole images are capped at `MAX_PIXELS`: encoder and decoder run 64 channels at full
-    resolution, measured 0.7 GB of peak RSS per megapixel in bf16 on CPU (1.5 GB at 0.8 MP,
-    3.1 GB at 3.1 MP), against the style nets' 32; larger images go to tiles.
+    Whole images are capped for memory: encoder and decoder run 64 channels at full resolution
+    (the style nets 32). Measured peak RSS in bf16 on CPU: eager 0.7 GB per megapixel (1.5 GB at
+    0.8 MP, 3.0 GB at 3.1 MP), compiled about half (1.6 GB at 3.1 MP); larger images go to tiles.
     """
 
-    MAX_PIXELS = 2_000_000
+    EAGER_MAX_PIXELS = 2_000_000
+    COMPILED_MAX_PIXELS = 4_000_000
     net: StyledAdaIN
 
-    def __init__(self, net: StyledAdaIN, name: str, options: StylizeOptions, device: torch.device) -> None:
-        super().__init__(net, name, replace(options, max_pixels=min(options.max_pixels, self.MAX_PIXELS)), device)
+    def whole_image_limit(self, compiled: bool) -> int:
+        cap = self.COMPILED_MAX_PIXELS if compiled else self.EAGER_MAX_PIXELS
+        return min(self.options.max_pixels, cap)
 
     def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
-        return stylize_tiled(self.net.model, self.net.style, image, tile_size, self.options.overlap, self.net.alpha)
+        net, (height, width) = self.net, image.shape[-2:]
+        padded = net.pad(image[None])[0]  # as the untiled forward: to the stride, then the margin
+        stylized = stylize_tiled(
+            net.model, net.style, padded, tile_size, self.options.overlap, net.alpha, border=net.border
+        )
+        return stylized[:, :height, :width]
 
 
 def stylize_tiled(
@@ -109,6 +141,7 @@ def stylize_tiled(
     overlap: int = 128,
     alpha: float = 1.0,
     cache_ram_bytes: int = 256 * 2**20,
+    border: int = 0,
 ) -> torch.Tensor:
     """Stylize one (3, H, W) image (uint8 or float in [0, 1]) tile by tile; (3, H, W) float on the CPU.
 
@@ -116,11 +149,12 @@ def stylize_tiled(
     tile owns) and caches the tile's features (to disk beyond `cache_ram_bytes`); pass 2 applies
     AdaIN with the whole image's statistics and decodes, tiles blended with ramps centred on the
     middle of each overlap. `overlap` should cover the encoder's and decoder's reach (~100 px).
+    `border`: the reflected margin of `AdaINModel.forward`, added to the whole image first.
     """
     device = next(model.parameters()).device
     stride = model.stride
     height, width = image.shape[-2:]
-    padded = model.pad(image[None])[0]  # as the untiled forward pads, so both see the same pixels
+    padded = model.pad(image[None], border)[0]  # as the untiled forward pads: both see the same pixels
     padded_h, padded_w = padded.shape[-2:]
     tile_h, tile_w = min(round_up(tile_size, stride), padded_h), min(round_up(tile_size, stride), padded_w)
     overlap = round_up(overlap, stride)
@@ -161,4 +195,4 @@ def stylize_tiled(
             blended[region].addcmul_(stylized, weight.expand_as(stylized))
             weights[region].add_(weight)
     cache.close()
-    return blended.div_(weights)[:, :height, :width]
+    return blended.div_(weights)[:, border : border + height, border : border + width]

@@ -1,5 +1,7 @@
 """Compiled nets that outlive the process: AOTInductor packages from `torch.export`, cached on disk.
 
+Any net with the `CompilableNet` interface compiles: the style nets (`TransformerNet`) and the
+AdaIN model with its style fixed (`StyledAdaIN`, whose style statistics and alpha are buffers).
 One package serves every image size and every style of one net architecture: height and width are
 exported as dynamic multiples of the net's stride (and the batch as dynamic), and the weights are
 not baked in but loaded into the package as constants. Building one costs 43-60 s on a 2-core CPU;
@@ -21,9 +23,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import torch
 from filelock import FileLock
@@ -31,12 +34,24 @@ from torch import nn
 
 from fst.device import cpu_info
 from fst.io.atomic import atomic_path
-from fst.models.transformer import TransformerNet
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # bump when what is exported changes
+FORMAT_VERSION = 3  # bump when what is exported changes
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class CompilableNet(Protocol):
+    """What compiling needs of a net: (N, 3, H, W) in [0, 1] -> same size out, padded to `stride`."""
+
+    stride: int
+    min_size: int
+
+    def architecture(self) -> dict: ...  # everything but the loaded tensors that shapes the graph
+    def pad(self, x: torch.Tensor) -> torch.Tensor: ...
+    def named_parameters(self) -> Iterator[tuple[str, nn.Parameter]]: ...
+    def named_buffers(self) -> Iterator[tuple[str, torch.Tensor]]: ...
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 def cache_dir() -> Path:
@@ -57,10 +72,12 @@ def machine_tag(device: torch.device) -> str:
     return f"{model} flags {hashlib.sha256(' '.join(sorted(flags)).encode()).hexdigest()[:12]}"
 
 
-def package_path(architecture: dict[str, Any], precision: str, device: torch.device) -> Path:
-    """The cache file for this architecture, precision and device on this machine and torch."""
+def package_path(net: CompilableNet, precision: str, device: torch.device) -> Path:
+    """The cache file for this net's class and architecture, precision and device, on this machine and torch."""
+    kind = type(net).__name__.lower()
     key = {
-        "architecture": architecture,
+        "net": kind,
+        "architecture": net.architecture(),
         "precision": precision,
         "device": device.type,
         "machine": machine_tag(device),
@@ -68,7 +85,7 @@ def package_path(architecture: dict[str, Any], precision: str, device: torch.dev
         "format": FORMAT_VERSION,
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return cache_dir() / f"transformer-{precision}-{device.type}-{digest}.pt2"
+    return cache_dir() / f"{kind}-{precision}-{device.type}-{digest}.pt2"
 
 
 def autocast(precision: str, device: torch.device) -> AbstractContextManager:
@@ -79,7 +96,7 @@ def autocast(precision: str, device: torch.device) -> AbstractContextManager:
 class _Precision(nn.Module):
     """The net under autocast inside its own forward: `torch.export` records autocast only there."""
 
-    def __init__(self, net: TransformerNet, precision: str, device_type: str) -> None:
+    def __init__(self, net: CompilableNet, precision: str, device_type: str) -> None:
         super().__init__()
         self.net = net
         self.dtype = _DTYPES.get(precision)
@@ -92,7 +109,7 @@ class _Precision(nn.Module):
             return self.net(x).float()
 
 
-def export_program(net: TransformerNet, precision: str, device: torch.device) -> torch.export.ExportedProgram:
+def export_program(net: CompilableNet, precision: str, device: torch.device) -> torch.export.ExportedProgram:
     """`torch.export` of the net's own forward: batch dynamic, H and W dynamic multiples of its stride.
 
     Inputs must already be padded to the stride (`net.pad`): the export then specialises the net's
@@ -112,7 +129,7 @@ def export_program(net: TransformerNet, precision: str, device: torch.device) ->
         return torch.export.export(_Precision(net, precision, device.type), (example,), dynamic_shapes=shapes)
 
 
-def build(net: TransformerNet, precision: str, device: torch.device, path: Path) -> Path:
+def build(net: CompilableNet, precision: str, device: torch.device, path: Path) -> Path:
     """Export and compile `net` into an AOTInductor package at `path` (weights left out)."""
     import torch._inductor  # the compiler: imported only when a package is built
 
@@ -140,11 +157,13 @@ class CompiledNet:
     the whole compiler, 1.5 s of every run's start-up; this takes milliseconds.
     """
 
-    def __init__(self, path: Path, net: TransformerNet, device: torch.device) -> None:
+    def __init__(self, path: Path, net: CompilableNet, device: torch.device) -> None:
         index = device.index if device.index is not None else -1
         self.loader = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, index)
         # Named as in the exported wrapper; contiguous: the package was compiled for that layout.
-        state = {f"net.{name}": tensor for name, tensor in net.state_dict().items()}
+        # Buffers that are not saved with the weights (VGG's input mean and scale) are constants too.
+        tensors = [*net.named_parameters(), *net.named_buffers()]
+        state = {f"net.{name}": tensor.detach() for name, tensor in tensors}
         names = self.loader.get_constant_fqns()
         missing = [name for name in names if name not in state and not name.startswith("_FOLDED_CONST_")]
         if missing:
@@ -159,17 +178,17 @@ class CompiledNet:
         return stylized
 
 
-def is_cached(net: TransformerNet, precision: str, device: torch.device) -> bool:
-    return package_path(net.architecture(), precision, device).is_file()
+def is_cached(net: CompilableNet, precision: str, device: torch.device) -> bool:
+    return package_path(net, precision, device).is_file()
 
 
-def load(net: TransformerNet, precision: str, device: torch.device, build_if_missing: bool) -> CompiledNet | None:
+def load(net: CompilableNet, precision: str, device: torch.device, build_if_missing: bool) -> CompiledNet | None:
     """The compiled `net` from the cache, built first if missing and allowed; None when unavailable.
 
     A lock serialises builders, so the ranks of a torchrun job build one package once. A package
     that fails to load (truncated by a crash, another build of torch) is rebuilt once, if allowed.
     """
-    path = package_path(net.architecture(), precision, device)
+    path = package_path(net, precision, device)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if not path.is_file() and not build_if_missing:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from fst.models.adain import AdaINModel
+from fst.models.adain import BORDER, AdaINModel
 from fst.models.transformer import TransformerNet
 
 
@@ -61,27 +61,29 @@ class _AdaINTransfer(torch.nn.Module):
         self.model, self.alpha = model, alpha
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self.model(content, self.model.style_stats(style), self.alpha)
+        return self.model(content, self.model.style_stats(style), self.alpha, border=BORDER)
 
 
 def export_adain_onnx(model: AdaINModel, path: str | Path, alpha: float = 1.0) -> Path:
     """Write an ONNX model of the arbitrary-style model: "content" (1, 3, H, W) and "style"
     (1, 3, H', W'), RGB in [0, 1], -> "stylized" (1, 3, H, W).
 
-    Both images' sides must be multiples of 8 (the encoder's three poolings), at least 16: pad
-    other sizes by reflection and crop back, as `AdaINModel.pad` does. `alpha` is baked in.
+    Both images' sides must be multiples of 8 (the encoder's three poolings), the content's at
+    least 24 and the style's at least 16: pad other sizes by reflection and crop back, as
+    `StyledAdaIN.pad` does. `alpha` is baked in; the reflected margin (`BORDER`) is in the graph.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = _AdaINTransfer(model.float().eval(), alpha)
     stride = model.stride
 
-    def side(name: str) -> torch.export.Dim:
-        return stride * torch.export.Dim(name, min=2, max=16384 // stride)
+    def side(name: str, low: int) -> torch.export.Dim:
+        return stride * torch.export.Dim(name, min=low, max=16384 // stride)
 
+    low = BORDER // stride + 1  # the margin is reflected: the content's sides must exceed it
     dims = {
-        "content": {2: side("content_height"), 3: side("content_width")},
-        "style": {2: side("style_height"), 3: side("style_width")},
+        "content": {2: side("content_height", low), 3: side("content_width", low)},
+        "style": {2: side("style_height", 2), 3: side("style_width", 2)},
     }
     example = (torch.rand(1, 3, 8 * stride, 10 * stride), torch.rand(1, 3, 6 * stride, 7 * stride))
     with torch.no_grad():

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,6 @@ from fst.io.images import (
     read_image,
     save_image_atomic,
 )
-from fst.models.transformer import TransformerNet
 from fst.stylize import arbitrary, compiled, inputs
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
@@ -100,7 +99,7 @@ def _prefetch(executor: ThreadPoolExecutor, function: Callable, items: list, dep
 
 
 def _compiled(
-    net: TransformerNet, jobs: list[inputs.Job], options: StylizeOptions, device: torch.device
+    net: compiled.CompilableNet, jobs: list[inputs.Job], options: StylizeOptions, device: torch.device
 ) -> compiled.CompiledNet | None:
     """The net's compiled package, used whenever it is cached.
 
@@ -185,10 +184,11 @@ def run(options: StylizeOptions) -> int:
         modes = set()
         for (net, _), name in zip(loaded, names, strict=True):
             style_jobs = [job for job in todo if job.style == name]
-            if isinstance(net, arbitrary.StyledAdaIN):
-                stylizer: Stylizer = arbitrary.ArbitraryStylizer(net, name, options, device)
-            else:
-                stylizer = Stylizer(net, name, options, device, _compiled(net, style_jobs, options, device))
+            kind = arbitrary.ArbitraryStylizer if isinstance(net, arbitrary.StyledAdaIN) else Stylizer
+            stylizer = kind(net, name, options, device)
+            # What runs whole if compiled is what the package would serve (the AdaIN model caps lower).
+            whole = replace(options, max_pixels=stylizer.whole_image_limit(compiled=True))
+            stylizer.compiled = _compiled(net, style_jobs, whole, device)
             modes.add("compiled" if stylizer.compiled else "eager")
             decoded = _prefetch(decoders, _decode, style_jobs, depth)
             for batch in _batches(decoded, batch_size, decode_failed):

@@ -55,6 +55,10 @@ class Stylizer:
         self.precision = resolve_precision(options.precision, device)
         self.compiled = compiled
 
+    def whole_image_limit(self, compiled: bool) -> int:
+        """Pixels up to which an image runs whole (larger ones in tiles), with or without the package."""
+        return self.options.max_pixels
+
     def autocast(self) -> AbstractContextManager:
         return autocast(self.precision, self.device)
 
@@ -81,7 +85,7 @@ class Stylizer:
         height, width = content.shape[-2:]
         size = controls.scaled_size(height, width, self.options.content_scale)
         scaled = content if size == (height, width) else resize(to_float(content), size)
-        if size[0] * size[1] > self.options.max_pixels:
+        if size[0] * size[1] > self.whole_image_limit(self.compiled is not None):
             stylized = stack_images([self._tiled(image) for image in scaled])
         else:
             try:

@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from fst.models.adain import AdaINModel
 from fst.models.transformer import TransformerNet
 from fst.stylize import compiled
+from fst.stylize.arbitrary import StyledAdaIN
+from tests.conftest import tiny_adain
 
 CPU = torch.device("cpu")
 
@@ -21,15 +24,15 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_package_key_changes_with_what_invalidates_compiled_code(monkeypatch: pytest.MonkeyPatch) -> None:
     net = TransformerNet((8, 16, 32), 1)
-    path = compiled.package_path(net.architecture(), "bf16", CPU)
-    assert path == compiled.package_path(TransformerNet((8, 16, 32), 1).architecture(), "bf16", CPU)
-    assert path != compiled.package_path(TransformerNet((8, 16, 32), 2).architecture(), "bf16", CPU)
-    assert path != compiled.package_path(net.architecture(), "fp32", CPU)
+    path = compiled.package_path(net, "bf16", CPU)
+    assert path == compiled.package_path(TransformerNet((8, 16, 32), 1), "bf16", CPU)
+    assert path != compiled.package_path(TransformerNet((8, 16, 32), 2), "bf16", CPU)
+    assert path != compiled.package_path(net, "fp32", CPU)
     monkeypatch.setattr(compiled, "machine_tag", lambda device: "another CPU")
-    assert path != compiled.package_path(net.architecture(), "bf16", CPU)
+    assert path != compiled.package_path(net, "bf16", CPU)
     monkeypatch.undo()
     monkeypatch.setattr(torch, "__version__", "9.9.9")
-    assert path != compiled.package_path(net.architecture(), "bf16", CPU)
+    assert path != compiled.package_path(net, "bf16", CPU)
 
 
 def test_nothing_is_built_unless_allowed(cache: Path) -> None:
@@ -58,7 +61,7 @@ def test_one_package_serves_every_size_and_every_style(cache: Path) -> None:
 @pytest.mark.slow
 def test_a_damaged_package_is_rebuilt(cache: Path) -> None:
     net = TransformerNet((8, 16, 32), 1).eval()
-    path = compiled.package_path(net.architecture(), "fp32", CPU)
+    path = compiled.package_path(net, "fp32", CPU)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"truncated by a crash")
     assert compiled.load(net, "fp32", CPU, build_if_missing=False) is None  # not allowed: eager instead
@@ -73,6 +76,43 @@ def test_a_machine_that_cannot_compile_runs_the_eager_net(cache: Path, monkeypat
     monkeypatch.setattr(compiled, "build", no_compiler)
     assert compiled.load(TransformerNet((8, 16, 32), 1), "fp32", CPU, build_if_missing=True) is None
     assert not list(cache.glob("*.pt2"))
+
+
+def styled_adain(seed: int, alpha: float = 1.0, model: AdaINModel | None = None) -> StyledAdaIN:
+    model = model or tiny_adain(seed)  # random weights alone decode to a near-constant image
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        style = model.style_stats(torch.rand(1, 3, 40, 32))
+    return StyledAdaIN(model, style, alpha)
+
+
+def test_adain_and_style_nets_get_their_own_packages() -> None:
+    adain = styled_adain(0)
+    assert compiled.package_path(adain, "bf16", CPU).name.startswith("styledadain-")
+    assert compiled.package_path(adain, "bf16", CPU) != compiled.package_path(TransformerNet(), "bf16", CPU)
+    # Another style image or alpha is loaded into the same package: the key must not change.
+    assert compiled.package_path(styled_adain(1, alpha=0.5), "bf16", CPU) == compiled.package_path(adain, "bf16", CPU)
+
+
+@pytest.mark.slow
+def test_one_adain_package_serves_every_size_style_and_alpha(cache: Path) -> None:
+    first = styled_adain(0, alpha=0.8)
+    package = compiled.load(first, "fp32", CPU, build_if_missing=True)
+    assert package is not None
+    for shape in [(2, 3, 40, 56), (1, 3, 32, 32), (1, 3, 72, 48)]:  # padded sizes: multiples of 8
+        image = torch.rand(shape)
+        with torch.no_grad():
+            torch.testing.assert_close(package(image), first(image), atol=1e-4, rtol=0)
+    # The same weights with another style and alpha: loaded into the package, nothing rebuilt.
+    # (A one-element alpha buffer was once inlined at build time: every alpha ran as 0.8.)
+    image = torch.rand(1, 3, 48, 40)
+    for alpha in (0.0, 0.4, 1.0):
+        other = styled_adain(1, alpha, model=first.model)
+        loaded = compiled.load(other, "fp32", CPU, build_if_missing=False)
+        assert loaded is not None and len(list(cache.glob("*.pt2"))) == 1
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(image), other(image), atol=1e-4, rtol=0)
+            assert not torch.allclose(loaded(image), first(image), atol=1e-3)
 
 
 def test_cpu_description_is_read_once() -> None:
