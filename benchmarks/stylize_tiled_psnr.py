@@ -19,7 +19,7 @@ from PIL import Image
 
 from fst.checkpoint import load_adain
 from fst.io.images import load_rgb, load_tensor, pil_to_tensor, tensor_to_pil
-from fst.models.adain import ChannelStats
+from fst.models.adain import BORDER, ChannelStats
 from fst.stylize import arbitrary
 from fst.stylize.loading import load_stylizer
 from fst.stylize.tiling import psnr, stylize_tiled
@@ -33,14 +33,15 @@ def style_net_runs(checkpoint: Path) -> tuple[Callable, Callable]:
 
 
 def adain_runs(checkpoint: Path, style_image: Path, style_size: int) -> tuple[Callable, Callable]:
-    """(untiled, tiled) for the AdaIN model: tiles share the whole image's relu4_1 statistics."""
+    """(untiled, tiled) for the AdaIN model as `stylize.py` runs it (with the reflected margin): tiles
+    share the whole image's relu4_1 statistics."""
     model, _ = load_adain(checkpoint)
     with torch.inference_mode():
         style = model.style_stats(load_tensor(style_image, long_side=style_size)[None])
     style = ChannelStats(style.mean.clone(), style.std.clone())
     return (
-        lambda batch: model(batch, style),
-        lambda image, tile, overlap: arbitrary.stylize_tiled(model, style, image, tile, overlap),
+        lambda batch: model(batch, style, border=BORDER),
+        lambda image, tile, overlap: arbitrary.stylize_tiled(model, style, image, tile, overlap, border=BORDER),
     )
 
 

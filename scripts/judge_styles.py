@@ -62,6 +62,11 @@ def peer_outputs(photos: Path, painting: Path, out: Path) -> Path:
     return out
 
 
+def style_outputs(root: Path, spec: str) -> Path:
+    """Where one style's (or mix's) outputs go: `root/starry_night`, `root/starry_night-50+the_scream-50`."""
+    return root / mix_name(parse_mix(spec))
+
+
 def painting_of(spec: str) -> Path | None:
     """The painting a style (or the first-named style of a mix) was trained on, when it is an asset."""
     path = ASSETS / "styles" / f"{next(iter(parse_mix(spec)))}.jpg"
@@ -78,16 +83,18 @@ def main() -> int:
     a = p.parse_args()
     photos = gather_photos(a.photos, a.out / "photos")
     fst_out = a.out / "fst"
-    status = run(StylizeOptions(str(photos), fst_out, a.checkpoint, styles=a.style, format="png", progress=False))
-    if status:
-        return status
+    for spec in a.style:  # one run per style: a run of one style writes into its folder directly
+        out = style_outputs(fst_out, spec)
+        status = run(StylizeOptions(str(photos), out, a.checkpoint, styles=[spec], format="png", progress=False))
+        if status:
+            return status
     print("| style | fst style ratio | fst content | peer style ratio | peer content |")
     print("| --- | --- | --- | --- | --- |")
     for spec in a.style:
         painting = painting_of(spec)
         if painting is None:
             continue
-        ours = judge(photos, fst_out / mix_name(parse_mix(spec)), painting)
+        ours = judge(photos, style_outputs(fst_out, spec), painting)
         peer = {"style_ratio": "", "content_frac": ""}
         if a.peer:
             peer = judge(photos, peer_outputs(photos, painting, a.out / "peer" / painting.stem), painting)
