@@ -170,13 +170,14 @@ class AdaINModel(nn.Module):
         self.encoder.eval()  # frozen for good (VGGFeatures.train refuses to switch as well)
         return self
 
-    def pad(self, x: torch.Tensor, border: int = 0) -> torch.Tensor:
+    def pad(self, x: torch.Tensor, border: int = 0, min_size: int | None = None) -> torch.Tensor:
         """Reflect `border` pixels on every side of (N, C, H, W), then pad at the bottom and right to
-        a multiple of the stride, at least `min_size`."""
+        a multiple of the stride, at least `min_size` (default: the model's)."""
         if border:
             x = F.pad(x, (border,) * 4, mode="reflect" if border < min(x.shape[-2:]) else "replicate")
         height, width = x.shape[-2:]
-        size = [max(self.min_size, side + (-side) % self.stride) for side in (height, width)]
+        low = self.min_size if min_size is None else min_size
+        size = [max(low, side + (-side) % self.stride) for side in (height, width)]
         return pad_to(x, (size[0], size[1]))
 
     def encode(self, image: torch.Tensor, layers: Sequence[str] = (ENCODER_LAYER,)) -> dict[str, torch.Tensor]:

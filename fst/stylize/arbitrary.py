@@ -20,7 +20,6 @@ from fst import zoo
 from fst.checkpoint import CheckpointError, load_adain
 from fst.io.images import load_tensor
 from fst.models.adain import BORDER, ENCODER_LAYER, EPS, AdaINModel, ChannelStats, adaptive_instance_norm, blend_stats
-from fst.models.transformer import pad_to
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer
 from fst.stylize.tiling import TileCache, core_bounds, ramp, round_up, tile_starts
@@ -62,8 +61,7 @@ class StyledAdaIN(nn.Module):
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """To a multiple of the stride, at least `min_size` (the forward adds the margin itself)."""
-        height, width = x.shape[-2:]
-        return pad_to(x, tuple(max(self.min_size, side + (-side) % self.stride) for side in (height, width)))
+        return self.model.pad(x, min_size=self.min_size)
 
     def forward(self, content: torch.Tensor) -> torch.Tensor:
         # To the stride first, then the margin: what the compiled path does (its input comes padded).
