@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fst.stylize.pipeline import StylizeOptions, list_styles, run
 
-DEMO = {"inputs": "data/demo", "checkpoint": "checkpoints/starry_night.safetensors", "out": "outputs/demo"}
+DEMO = {"inputs": "data/demo", "style": "starry_night", "out": "outputs/demo"}  # a shipped style, by name
 
 
 def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
         nargs="+",
         type=Path,
         help=".safetensors (fst), .ckpt (Lightning) or .pth (pytorch/examples); several = one output each; "
-        f"a multi-style file runs each of its styles (default without --style: {DEMO['checkpoint']})",
+        "a multi-style file runs each of its styles",
     )
     p.add_argument(
         "-s",
@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
         default=[],
         metavar="NAME[=W,NAME=W]",
         help="shipped style(s) by name (or from -c files); NAME=0.6,OTHER=0.4 mixes styles of one multi-style "
-        "net; several = one output each",
+        f"net; several = one output each (default without -c or --style-image: {DEMO['style']})",
     )
     p.add_argument(
         "--style-image",
@@ -80,10 +80,10 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
     a = p.parse_args(argv)
     if a.list_styles:
         return None
-    checkpoints = a.checkpoint or ([] if a.style or a.style_image else [Path(DEMO["checkpoint"])])
+    styles = a.style or ([] if a.checkpoint or a.style_image else [DEMO["style"]])
     return StylizeOptions(
-        inputs=a.inputs, out_dir=a.out, checkpoints=checkpoints, styles=a.style, format=a.format, quality=a.quality,
-        png_compression=a.png_compression,
+        inputs=a.inputs, out_dir=a.out, checkpoints=a.checkpoint or [], styles=styles, format=a.format,
+        quality=a.quality, png_compression=a.png_compression,
         strength=a.strength, preserve_color=a.preserve_color, content_scale=a.content_scale, device=a.device,
         precision=a.precision, compile=a.compile, compile_min_images=a.compile_min_images,
         compile_min_mpx=a.compile_min_mpx,

@@ -3,6 +3,7 @@
     python benchmarks/stylize_job.py                     # 16 JPEGs of 1024x1024 made from data/demo
     python benchmarks/stylize_job.py PHOTOS_DIR          # any folder of yours
     python benchmarks/stylize_job.py --mixed             # 12 JPEGs of 5 sizes around 1024 px
+    python benchmarks/stylize_job.py --style udnie       # another style of the shipped multi-style file
 
 Rows, each a fresh process timed from start to exit (start-up, decode, compile or load, net,
 encode), PNG output everywhere:
@@ -46,14 +47,14 @@ def make_photos(folder: Path, sizes: list[tuple[int, int]], count: int) -> None:
         photo.save(folder / f"photo{index:03d}.jpg", quality=92)
 
 
-def plain_loop(checkpoint: Path, photos: Path, out: Path) -> None:
+def plain_loop(checkpoint: Path, style: str, photos: Path, out: Path) -> None:
     """The baseline, run as its own process by `main`."""
     import torch
 
-    from fst.checkpoint import load_net
     from fst.io.images import load_rgb, pil_to_tensor, tensor_to_pil
+    from fst.stylize.loading import load_stylizer
 
-    net, _ = load_net(checkpoint)
+    net, _ = load_stylizer(checkpoint, style={style: 1.0})  # a multi-style file's style folded into a plain net
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(photos.glob("*.jpg")):
         with torch.no_grad():
@@ -80,16 +81,16 @@ def psnr_db(a: Path, b: Path) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
-def load_seconds(checkpoint: Path, cache: Path) -> float:
+def load_seconds(checkpoint: Path, style: str, cache: Path) -> float:
     """Seconds to load the cached package and put the style's weights in."""
     import torch
 
     os.environ["FST_CACHE_DIR"] = str(cache)
-    from fst.checkpoint import load_net
     from fst.stylize import compiled
+    from fst.stylize.loading import load_stylizer
     from fst.stylize.stylizer import resolve_precision
 
-    net, _ = load_net(checkpoint)
+    net, _ = load_stylizer(checkpoint, style={style: 1.0})
     device = torch.device("cpu")
     start = time.perf_counter()
     package = compiled.load(net, resolve_precision("auto", device), device, build_if_missing=False)
@@ -100,7 +101,8 @@ def load_seconds(checkpoint: Path, cache: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="?", type=Path, help="a folder of JPEGs (default: made from data/demo)")
-    parser.add_argument("--checkpoint", type=Path, default=REPO / "checkpoints" / "starry_night.safetensors")
+    parser.add_argument("--checkpoint", type=Path, default=REPO / "checkpoints" / "six_paintings.safetensors")
+    parser.add_argument("--style", default="starry_night", help="a style --checkpoint and --plain-checkpoint hold")
     parser.add_argument(
         "--plain-checkpoint", type=Path, help="the plain loop's net (default: --checkpoint); e.g. full width vs half"
     )
@@ -110,7 +112,7 @@ def main() -> None:
     parser.add_argument("--plain-loop", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_loop:
-        plain_loop(args.checkpoint, *args.plain_loop)
+        plain_loop(args.checkpoint, args.style, *args.plain_loop)
         return
 
     with tempfile.TemporaryDirectory(prefix="fst_bench_") as temp:
@@ -125,10 +127,11 @@ def main() -> None:
             shutil.copy(path, warm / path.name)
         # An empty package cache of its own: the warm-up run is the first on this "machine".
         env = {**os.environ, "FST_CACHE_DIR": str(root / "cache")}
-        stylize = [sys.executable, str(REPO / "stylize.py"), "-c", str(args.checkpoint), "--format", "png"]
+        stylize = [sys.executable, str(REPO / "stylize.py"), "-c", str(args.checkpoint), "--style", args.style]
+        stylize += ["--format", "png"]
         stylize += ["--overwrite", "--no-progress"]
         plain_checkpoint = args.plain_checkpoint or args.checkpoint
-        plain = [sys.executable, __file__, "--checkpoint", str(plain_checkpoint), "--plain-loop"]
+        plain = [sys.executable, __file__, "--checkpoint", str(plain_checkpoint), "--style", args.style, "--plain-loop"]
         rows = [
             ("plain loop (eager fp32, one at a time)", [*plain, str(photos)]),
             ("warm-up: defaults on 2 images, empty cache", [*stylize, str(warm), "-o"]),
@@ -139,7 +142,7 @@ def main() -> None:
             ("--compile on", [*stylize, str(photos), "--compile", "on", "-o"]),
         ]
         count = len(list(photos.glob("*.jpg")))
-        names = f"checkpoint {args.checkpoint}, plain loop {plain_checkpoint}"
+        names = f"style {args.style}; checkpoint {args.checkpoint}, plain loop {plain_checkpoint}"
         print(f"{count} photos in {photos}; {names}; {os.cpu_count()} CPUs", flush=True)
         print("| what | wall time | vs plain loop | peak RSS |\n| --- | --- | --- | --- |", flush=True)
         baseline = None
@@ -149,7 +152,7 @@ def main() -> None:
             baseline = baseline or seconds
             ratio = "" if index == 1 else f"{baseline / seconds:.2f}x"
             print(f"| {name} | {seconds:.1f} s | {ratio} | {rss:.2f} GiB |", flush=True)
-        load_ms = load_seconds(args.checkpoint, root / "cache") * 1e3
+        load_ms = load_seconds(args.checkpoint, args.style, root / "cache") * 1e3
         print(f"loading the cached package with one style's weights: {load_ms:.0f} ms")
         if plain_checkpoint == args.checkpoint:  # the same net: precision is all that differs
             outputs = sorted((root / "out0").iterdir())

@@ -25,9 +25,9 @@ from fst.stylize.loading import load_stylizer
 from fst.stylize.tiling import psnr, stylize_tiled
 
 
-def style_net_runs(checkpoint: Path) -> tuple[Callable, Callable]:
+def style_net_runs(checkpoint: Path, style: str) -> tuple[Callable, Callable]:
     """(untiled, tiled) for a style net: tiles share whole-image instance-norm statistics."""
-    net, _ = load_stylizer(checkpoint)
+    net, _ = load_stylizer(checkpoint, style={style: 1.0})  # a multi-style file's style folded into a plain net
     net.eval()
     return net, lambda image, tile, overlap: stylize_tiled(net, image, tile, overlap)
 
@@ -47,7 +47,10 @@ def adain_runs(checkpoint: Path, style_image: Path, style_size: int) -> tuple[Ca
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-c", "--checkpoint", type=Path, default=None, help="default: starry_night, or adain")
+    parser.add_argument(
+        "-c", "--checkpoint", type=Path, default=None, help="default: checkpoints/six_paintings.safetensors, or adain"
+    )
+    parser.add_argument("--style", default="starry_night", help="the style of the style net to run")
     parser.add_argument("--style-image", type=Path, default=None, help="measure the AdaIN model with this style")
     parser.add_argument("--style-size", type=int, default=512)
     parser.add_argument("--image", type=Path, required=True)
@@ -58,7 +61,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.style_image is None:
-        untiled_run, tiled_run = style_net_runs(args.checkpoint or Path("checkpoints/starry_night.safetensors"))
+        checkpoint = args.checkpoint or Path("checkpoints/six_paintings.safetensors")
+        untiled_run, tiled_run = style_net_runs(checkpoint, args.style)
     else:
         checkpoint = args.checkpoint or arbitrary.DEFAULT_MODEL
         untiled_run, tiled_run = adain_runs(checkpoint, args.style_image, args.style_size)

@@ -134,7 +134,7 @@ def call(latencies: Latencies, method: Callable[..., httpx.Response], *args: Any
 
 
 def user_session(
-    base: str, index: int, jobs: int, photo: bytes, latencies: Latencies, pool: ThreadPoolExecutor
+    base: str, index: int, jobs: int, style: str, photo: bytes, latencies: Latencies, pool: ThreadPoolExecutor
 ) -> list[str]:
     client = httpx.Client(base_url=base, timeout=30)
     email = f"load{index}@example.com"
@@ -151,7 +151,7 @@ def user_session(
             client.post,
             "/api/jobs",
             files=files,
-            data={"style": "starry_night"},
+            data={"style": style},
             headers={"Idempotency-Key": key},
         )
         assert submitted.status_code in (200, 201), submitted.text
@@ -165,7 +165,7 @@ def user_session(
     return list(pool.map(one_job, range(jobs)))
 
 
-def worker_images_per_second(photo: bytes, data_dir: Path, count: int) -> float:
+def worker_images_per_second(photo: bytes, style_name: str, data_dir: Path, count: int) -> float:
     """The worker's own speed: `StyleWorker.stylize` on the same photo, in-process, after one warm-up."""
     sys.path.insert(0, str(REPO))
     from fst.web import styles
@@ -180,7 +180,9 @@ def worker_images_per_second(photo: bytes, data_dir: Path, count: int) -> float:
     worker = StyleWorker(settings, factory=None)
     source = data_dir / "bench.jpg"
     source.write_bytes(photo)
-    style = styles.shipped_styles(settings.checkpoints_dir)[0]
+    style = styles.find_style(settings.checkpoints_dir, style_name)
+    if style is None:
+        raise SystemExit(f"error: no shipped style {style_name!r} in {settings.checkpoints_dir}")
     worker.stylize(source, style, 1.0, False, data_dir / "bench-out.jpg")
     start = time.perf_counter()
     for _ in range(count):
@@ -212,6 +214,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=5, help="jobs per user, submitted at once")
     parser.add_argument("--size", type=int, default=128, help="photo width in pixels")
+    parser.add_argument("--style", default="starry_night", help="the shipped style every job asks for")
     parser.add_argument("--workers", type=int, default=1, help="worker threads of the worker process")
     parser.add_argument("--kill", action="store_true", help="SIGKILL the worker, later the web process, and restart")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
@@ -231,7 +234,7 @@ def main() -> int:
     killed: list[str] = []
     # The worker's own speed, in-process, before and after the load: on a shared machine the
     # neighbours' load changes it, so both are reported.
-    alone_before = worker_images_per_second(photo, root, 20)
+    alone_before = worker_images_per_second(photo, args.style, root, 20)
     try:
         service.start_web()
         service.start_worker()
@@ -239,7 +242,7 @@ def main() -> int:
         pool = ThreadPoolExecutor(total + args.users)
         start = time.perf_counter()
         futures = [
-            pool.submit(user_session, f"http://127.0.0.1:{port}", i, args.jobs, photo, latencies, pool)
+            pool.submit(user_session, f"http://127.0.0.1:{port}", i, args.jobs, args.style, photo, latencies, pool)
             for i in range(args.users)
         ]
         if args.kill:
@@ -279,7 +282,7 @@ def main() -> int:
     busy = figures.pop("worker_busy_s")
     figures["worker_images_per_s_during_load"] = round(figures["done"] / busy, 2) if busy else None
     figures["worker_images_per_s_alone_before"] = round(alone_before, 2)
-    figures["worker_images_per_s_alone_after"] = round(worker_images_per_second(photo, root, 20), 2)
+    figures["worker_images_per_s_alone_after"] = round(worker_images_per_second(photo, args.style, root, 20), 2)
     shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(figures, indent=2))
     if args.json:

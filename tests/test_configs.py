@@ -9,7 +9,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
+from fst.checkpoint import export
 from fst.config import REPO_ROOT, register_resolvers
+from fst.models.transformer import TransformerNet
 
 register_resolvers()
 CONF = REPO_ROOT / "conf"
@@ -72,7 +74,9 @@ def test_six_paintings_trains_one_net_on_every_shipped_painting(tmp_path: Path, 
 
 
 def test_add_style_grows_the_base_and_trains_only_the_new_style(tmp_path: Path) -> None:
-    base = REPO_ROOT / "checkpoints" / "starry_night.safetensors"
+    # A single-style base (tests/test_train.py grows a multi-style one): its one style comes first.
+    base = tmp_path / "starry_night.safetensors"
+    export(TransformerNet(channels=[8, 16, 32], num_residual_blocks=1), base, {"style": {"name": "starry_night"}})
     overrides = ["experiment=add_style", f"base={base}", "new_styles=[/photos/my_painting.png]", "style=grown"]
     cfg = compose_train(overrides, tmp_path)
     assert cfg.module.styles == ["starry_night", "/photos/my_painting.png"]

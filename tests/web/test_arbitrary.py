@@ -21,7 +21,7 @@ from tests.web.conftest import image_bytes, make_client, register, wait_job
 def arbitrary_client(settings: Settings, tmp_path: Path) -> TestClient:
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    shutil.copy(REPO / "checkpoints" / "starry_night.safetensors", checkpoints)
+    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", checkpoints)
     export(tiny_adain(seed=1), checkpoints / "adain.safetensors", {"name": "adain"})
     paintings = tmp_path / "paintings"
     paintings.mkdir()

@@ -112,7 +112,7 @@ def test_style_image_is_unavailable_without_the_arbitrary_model(settings, tmp_pa
     # A deployment whose checkpoints folder lacks adain.safetensors (the repo's ships it).
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    shutil.copy(REPO / "checkpoints" / "starry_night.safetensors", checkpoints)
+    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", checkpoints)
     with make_client(replace(settings, checkpoints_dir=checkpoints)) as client:
         _check_style_image_unavailable(client)
 
@@ -132,14 +132,14 @@ def _check_style_image_unavailable(client) -> None:
 
 
 def test_upload_form_with_two_styles_makes_two_jobs(client, tmp_path) -> None:
-    # A second shipped style: the same net exported under another name.
+    # A second shipped style: starry_night folded into a plain net, exported under another name.
     import shutil
 
     from fst.checkpoint import export
     from fst.stylize.loading import load_stylizer
 
     settings = client.app.state.services.settings
-    net, _ = load_stylizer(settings.checkpoints_dir / "starry_night.safetensors")
+    net, _ = load_stylizer(settings.checkpoints_dir / "six_paintings.safetensors", style={"starry_night": 1.0})
     folder = tmp_path / "checkpoints"
     shutil.copytree(settings.checkpoints_dir, folder)
     export(net, folder / "mosaic.safetensors", {"style": {"name": "mosaic"}})

@@ -17,16 +17,29 @@ from fst.web.settings import REPO
 
 
 def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> None:
-    shutil.copy(REPO / "checkpoints" / "starry_night.safetensors", tmp_path)
-    (listed,) = styles.shipped_styles(tmp_path)
-    assert (listed.name, listed.title, listed.painting) == ("starry_night", "Starry night", "starry_night.jpg")
+    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", tmp_path)
+    six = [
+        "composition_vii",
+        "starry_night",
+        "the_great_wave",
+        "the_scream",
+        "the_shipwreck_of_the_minotaur",
+        "udnie",
+    ]
+    listed = styles.shipped_styles(tmp_path)
+    assert [style.name for style in listed] == six
+    starry = styles.find_style(tmp_path, "starry_night")
+    assert (starry.title, starry.painting) == ("Starry night", "starry_night.jpg")
     net = TransformerNet(channels=[8, 16, 32], num_residual_blocks=1)
     export(net, tmp_path / "b_file.safetensors", {"style": {"name": "udnie"}})
+    export(net, tmp_path / "c_file.safetensors", {"style": {"name": "mosaic"}})
     save_file({"x": net.state_dict()["encoder.0.0.1.weight"]}, str(tmp_path / "bare.safetensors"))  # no metadata
     (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
     names = [style.name for style in styles.shipped_styles(tmp_path)]  # re-read: the folder changed
-    assert names == ["starry_night", "udnie"]  # sorted by name; unusable files are not offered
+    assert names == sorted([*six, "mosaic"])  # sorted by name, each once; unusable files are not offered
+    # A name in a single-style and a multi-style file is served from the single-style one (as fst.zoo picks).
     assert styles.find_style(tmp_path, "udnie").checkpoint == tmp_path / "b_file.safetensors"
+    assert styles.find_style(tmp_path, "starry_night").checkpoint == tmp_path / "six_paintings.safetensors"
     assert styles.find_style(tmp_path, "../starry_night") is None
 
 
