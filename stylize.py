@@ -44,6 +44,14 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
     p.add_argument("--style-weights", nargs="+", type=float, metavar="W", help="one weight per --style-image")
     p.add_argument("--alpha", type=float, default=1.0, help="with --style-image: style strength in feature space, 0..1")
     p.add_argument("--style-size", type=int, default=512, help="with --style-image: long side the style is encoded at")
+    p.add_argument(
+        "--wct",
+        type=float,
+        default=StylizeOptions.wct,
+        metavar="SHARE",
+        help="with --style-image: share (0..1) of the whitening-colouring target mixed into AdaIN's; it also "
+        "matches the style's channel correlations: more style, more content change (0: plain AdaIN)",
+    )
     p.add_argument("--list-styles", action="store_true", help="print the shipped styles and their files, then exit")
     p.add_argument("-o", "--out", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)")
     p.add_argument("--format", choices=["jpg", "png", "webp"], help="force an output format (default: keep)")
@@ -90,7 +98,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
         channels_last=a.channels_last, batch_size=a.batch_size,
         workers=a.workers, max_pixels=a.max_pixels, tile_size=a.tile_size, overlap=a.overlap,
         output_head=a.output_head, overwrite=a.overwrite, progress=a.progress,
-        style_images=a.style_image, style_weights=a.style_weights, alpha=a.alpha, style_size=a.style_size,
+        style_images=a.style_image, style_weights=a.style_weights, alpha=a.alpha, style_size=a.style_size, wct=a.wct,
     )  # fmt: skip
 
 

@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
     parser.add_argument("--count", type=int, default=3)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--wct", type=float, help="stylize.py --wct SHARE (default: stylize.py's)")
     args = parser.parse_args()
 
     def fst(*extra: str):
@@ -67,6 +68,7 @@ def main() -> None:
             str(args.checkpoint),
             "--format",
             "png",
+            *([] if args.wct is None else ["--wct", str(args.wct)]),
             *extra,
         ]
 

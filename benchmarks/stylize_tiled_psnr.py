@@ -17,11 +17,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from fst.checkpoint import load_adain
-from fst.io.images import load_rgb, load_tensor, pil_to_tensor, tensor_to_pil
-from fst.models.adain import BORDER, ChannelStats
+from fst.io.images import load_rgb, pil_to_tensor, tensor_to_pil
 from fst.stylize import arbitrary
 from fst.stylize.loading import load_stylizer
+from fst.stylize.options import StylizeOptions
 from fst.stylize.tiling import psnr, stylize_tiled
 
 
@@ -32,17 +31,15 @@ def style_net_runs(checkpoint: Path, style: str) -> tuple[Callable, Callable]:
     return net, lambda image, tile, overlap: stylize_tiled(net, image, tile, overlap)
 
 
-def adain_runs(checkpoint: Path, style_image: Path, style_size: int) -> tuple[Callable, Callable]:
-    """(untiled, tiled) for the AdaIN model as `stylize.py` runs it (with the reflected margin): tiles
-    share the whole image's relu4_1 statistics."""
-    model, _ = load_adain(checkpoint)
-    with torch.inference_mode():
-        style = model.style_stats(load_tensor(style_image, long_side=style_size)[None])
-    style = ChannelStats(style.mean.clone(), style.std.clone())
-    return (
-        lambda batch: model(batch, style, border=BORDER),
-        lambda image, tile, overlap: arbitrary.stylize_tiled(model, style, image, tile, overlap, border=BORDER),
+def adain_runs(checkpoint: Path, style_image: Path, style_size: int, wct: float) -> tuple[Callable, Callable]:
+    """(untiled, tiled) for the AdaIN model as `stylize.py --style-image` builds it (reflected margin,
+    `--wct` share): tiles share the whole image's relu4_1 statistics."""
+    net, _ = arbitrary.load(
+        StylizeOptions("", Path(), [checkpoint], style_images=[style_image], style_size=style_size, wct=wct)
     )
+    return net, lambda image, tile, overlap: arbitrary.stylize_tiled(
+        net.model, net.style, net.pad(image[None])[0], tile, overlap, net.alpha, border=net.border, wct=net.wct
+    )[:, : image.shape[-2], : image.shape[-1]]
 
 
 def main() -> None:
@@ -53,6 +50,9 @@ def main() -> None:
     parser.add_argument("--style", default="starry_night", help="the style of the style net to run")
     parser.add_argument("--style-image", type=Path, default=None, help="measure the AdaIN model with this style")
     parser.add_argument("--style-size", type=int, default=512)
+    parser.add_argument(
+        "--wct", type=float, default=StylizeOptions.wct, help="with --style-image: stylize.py's --wct share"
+    )
     parser.add_argument("--image", type=Path, required=True)
     parser.add_argument("--size", type=int, nargs=2, default=[1536, 1024], help="width height")
     parser.add_argument("--tile-size", type=int, default=512)
@@ -65,7 +65,7 @@ def main() -> None:
         untiled_run, tiled_run = style_net_runs(checkpoint, args.style)
     else:
         checkpoint = args.checkpoint or arbitrary.DEFAULT_MODEL
-        untiled_run, tiled_run = adain_runs(checkpoint, args.style_image, args.style_size)
+        untiled_run, tiled_run = adain_runs(checkpoint, args.style_image, args.style_size, args.wct)
     image = pil_to_tensor(load_rgb(args.image).resize(tuple(args.size), Image.Resampling.BICUBIC))
     for precision in args.precisions:
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()

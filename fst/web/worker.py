@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from fst.checkpoint import load_adain
 from fst.device import resolve_device
 from fst.io.images import ImageReadError, load_tensor, read_image, save_image_atomic
-from fst.models.adain import AdaINModel, ChannelStats
+from fst.models.adain import AdaINModel
 from fst.models.transformer import TransformerNet
 from fst.stylize import compiled
-from fst.stylize.arbitrary import ArbitraryStylizer, StyledAdaIN
+from fst.stylize.arbitrary import ArbitraryStylizer, styled
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer, resolve_precision
@@ -100,9 +100,7 @@ class StyleWorker:
         if isinstance(style, Path):
             model = self.arbitrary_model()
             image = load_tensor(style, long_side=options.style_size)[None].to(self.device)
-            with torch.inference_mode():
-                stats = model.style_stats(image)
-            net = StyledAdaIN(model, ChannelStats(stats.mean.clone(), stats.std.clone()))
+            net = styled(model, [image], wct=options.wct)
             stylizer: Stylizer = ArbitraryStylizer(net, "style image", options, self.device)
         else:
             net, package = self.net(style)

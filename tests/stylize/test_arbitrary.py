@@ -13,6 +13,7 @@ import stylize
 from fst.checkpoint import export, load_adain
 from fst.io.images import load_tensor
 from fst.models.adain import BORDER, ChannelStats
+from fst.models.wct import style_colouring
 from fst.stylize import arbitrary
 from fst.stylize.arbitrary import stylize_tiled
 from fst.stylize.tiling import psnr
@@ -140,6 +141,7 @@ def test_alpha_zero_ignores_the_style(tmp_path: Path, adain_file: Path, styles: 
         (["--style-image", "MISSING"], "missing.png"),
         (["--style-image", "STYLE", "STYLE", "--style-weights", "1"], "2 style images but 1"),
         (["--style-image", "STYLE", "--alpha", "1.5"], "--alpha"),
+        (["--style-image", "STYLE", "--wct", "-0.5"], "--wct"),
         (["--style-image", "STYLE", "-c", "NET"], "not an arbitrary-style"),
     ],
 )
@@ -189,6 +191,43 @@ def test_tiles_match_untiled_with_a_random_model() -> None:
     # The overlap must cover the encoder's and decoder's reach (~100 px): 64 gave 36 dB once the
     # decoder's output followed its input rather than its biases, 96 gives 52 dB.
     assert _tiled_against_untiled(model, style, image, tile=128, overlap=96) >= 40.0
+
+
+def test_wct_tiles_match_untiled_and_need_the_whole_image_covariance(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny_adain(seed=2)
+    image = torch.nn.functional.interpolate(torch.rand(1, 3, 25, 33), size=(200, 264), mode="bilinear")[0]
+    with torch.no_grad():
+        style = style_colouring(model.encode(torch.rand(1, 3, 64, 48))["relu4_1"])
+        net = arbitrary.StyledAdaIN(model, style, alpha=0.9, wct=0.6)
+
+        def tiled_psnr() -> float:
+            tiled = stylize_tiled(model, net.style, image, 128, 96, alpha=0.9, border=BORDER, wct=0.6)
+            return psnr(net(image[None])[0], tiled)
+
+        assert tiled_psnr() >= 40.0
+        plain = arbitrary.covariance_transfer  # each tile's own covariance instead of the pooled one
+        monkeypatch.setattr(arbitrary, "covariance_transfer", lambda f, s, w, a, content_stats: plain(f, s, w, a))
+        assert tiled_psnr() < 40.0
+
+
+def test_wct_share_changes_the_output_and_zero_is_plain_adain(
+    tmp_path: Path, adain_file: Path, styles: list[Path], photos: Path
+) -> None:
+    (photos / "corrupt.jpg").unlink()
+    common = [photos, "-c", adain_file, "--style-image", styles[0]]
+    for share in ["0", "0.5", "1"]:
+        assert run(*common, "-o", tmp_path / share, "--wct", share) == 0
+    assert run(*common, "-o", tmp_path / "default") == 0
+    model, _ = load_adain(adain_file)
+    with torch.no_grad():
+        plain_adain = arbitrary.StyledAdaIN(model, model.style_stats(load_tensor(styles[0], long_side=512)[None]))
+        expected = plain_adain(load_tensor(photos / "large.png")[None])[0]
+    assert (read(tmp_path / "0" / "large.png") - expected).abs().max() <= 1 / 255 + 1e-6  # --wct 0: AdaIN
+    for name in ["odd.png", "large.png"]:
+        zero, half, full = (read(tmp_path / share / name) for share in ["0", "0.5", "1"])
+        assert (full - zero).abs().mean() > (half - zero).abs().mean() > 0.002
+        default = read(tmp_path / "default" / name)
+        assert 0 < (default - half).abs().mean() < (default - zero).abs().mean()  # 0.7: between 0.5 and 1
 
 
 def test_tiles_need_whole_image_statistics_with_the_real_encoder(

@@ -120,3 +120,28 @@ def test_cpu_description_is_read_once() -> None:
 
     assert cpu_info() is cpu_info()  # cached: the cache key is computed per style and per check
     assert compiled.machine_tag(CPU) == compiled.machine_tag(CPU)
+
+
+@pytest.mark.slow
+def test_wct_mix_gets_its_own_package_that_serves_every_style_and_share(cache: Path) -> None:
+    from fst.models.wct import style_colouring
+
+    model = tiny_adain(0)
+
+    def styled(seed: int, share: float) -> StyledAdaIN:
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            style = style_colouring(model.encode(torch.rand(1, 3, 40, 32))["relu4_1"])
+        return StyledAdaIN(model, style, alpha=0.9, wct=share)
+
+    first = styled(0, 0.5)
+    assert compiled.package_path(first, "fp32", CPU) != compiled.package_path(styled_adain(0), "fp32", CPU)
+    assert compiled.load(first, "fp32", CPU, build_if_missing=True) is not None
+    image = torch.rand(1, 3, 48, 40)
+    for other in [first, styled(1, 0.5), styled(1, 1.0), styled(2, 0.0)]:
+        loaded = compiled.load(other, "fp32", CPU, build_if_missing=False)  # loaded, not rebuilt
+        assert loaded is not None and len(list(cache.glob("*.pt2"))) == 1
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(image), other(image), atol=1e-4, rtol=0)
+    with torch.no_grad():
+        assert not torch.allclose(styled(1, 1.0)(image), styled(1, 0.0)(image), atol=1e-3)
