@@ -4,8 +4,8 @@ AdaIN gives the content features the style's channel means and standard deviatio
 them the style's whole channel covariance (what a Gram-matrix style measure sees): the content
 features are whitened (covariance -> identity) and coloured with the style's covariance. fst
 decodes the result with the AdaIN decoder (no reconstruction-only decoder is trained); the
-README has what that measured. Matrices are float64: 512x512 eigendecompositions of covariances
-with eigenvalues over many decades.
+README has what that measured. The 512x512 matrices are float64 (covariance eigenvalues span many
+decades); the products over every position are float32 on centred features.
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ class FeatureCovariance(NamedTuple):
 
 def feature_covariance(features: torch.Tensor) -> FeatureCovariance:
     """Means and covariance over H and W of (N, C, H, W) features (population, as `channel_stats`)."""
-    flat = features.detach().double().flatten(2)
-    return covariance_from_sums(flat.sum(2), flat @ flat.transpose(1, 2), flat.shape[2])
+    flat = features.detach().float().flatten(2)
+    mean = flat.mean(2, dtype=torch.float64)
+    # Centred first, so float32 products lose nothing to cancellation (float64 doubled the cost).
+    centred = flat - mean.float()[:, :, None]
+    return FeatureCovariance(mean, (centred @ centred.transpose(1, 2)).double() / flat.shape[2])
 
 
 def covariance_from_sums(total: torch.Tensor, outer: torch.Tensor, count: int) -> FeatureCovariance:
@@ -88,10 +91,10 @@ def blend_colourings(styles: Sequence[StyleColouring], weights: Sequence[float] 
 
 def whiten_colour(content: torch.Tensor, style: StyleColouring, own: FeatureCovariance) -> torch.Tensor:
     """WCT of (N, C, H, W) content features whose whole-image covariance is `own`; float32."""
-    # One linear map per image: colour @ whiten, applied to the centred features.
-    transform = style.colour.double() @ symmetric_power(own.covariance, -0.5)
-    flat = content.double().flatten(2) - own.mean[:, :, None]
-    return (transform @ flat + style.mean.double()[:, :, None]).float().view_as(content)
+    # One linear map per image: colour @ whiten (float64), applied in float32 to the centred features.
+    transform = (style.colour.double() @ symmetric_power(own.covariance, -0.5)).float()
+    centred = content.float().flatten(2) - own.mean.float()[:, :, None]
+    return (transform @ centred + style.mean.float()[:, :, None]).view_as(content)
 
 
 def covariance_transfer(
