@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -75,11 +75,16 @@ def adaptive_instance_norm(
         return torch.lerp(x, stylized, alpha)
 
 
-def blend_stats(stats: Sequence[ChannelStats], weights: Sequence[float] | None = None) -> ChannelStats:
-    """Weighted mix of several styles' statistics (weights normalised to sum 1).
+StyleStats = TypeVar("StyleStats", bound=tuple)
 
-    AdaIN's output is affine in (mean, std) for fixed content, so mixing the statistics equals the
-    paper's interpolation, a weighted sum of the AdaIN outputs of each style.
+
+def blend_stats(stats: Sequence[StyleStats], weights: Sequence[float] | None = None) -> StyleStats:
+    """Weighted mix of several styles' statistics (weights normalised to sum 1), field by field:
+    `ChannelStats`, or WCT's `StyleColouring` (means and colouring matrices).
+
+    The output is affine in each field for fixed content (AdaIN's mean and std, WCT's mean and
+    colouring matrix), so mixing the statistics equals the papers' interpolation, a weighted sum of
+    each style's output.
     """
     if not stats:
         raise ValueError("no style statistics to blend")
@@ -88,10 +93,10 @@ def blend_stats(stats: Sequence[ChannelStats], weights: Sequence[float] | None =
         raise ValueError(f"{len(stats)} styles but {len(weights)} style weights")
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"style weights must be >= 0 with a positive sum, got {weights}")
-    total = sum(weights)
-    mean = sum((w / total * s.mean for w, s in zip(weights, stats, strict=True)), torch.zeros_like(stats[0].mean))
-    std = sum((w / total * s.std for w, s in zip(weights, stats, strict=True)), torch.zeros_like(stats[0].std))
-    return ChannelStats(mean, std)
+    shares = [w / sum(weights) for w in weights]
+    fields = zip(*stats, strict=True)  # each field's values across the styles
+    mixed = (sum(share * value for share, value in zip(shares, values, strict=True)) for values in fields)
+    return type(stats[0])(*mixed)
 
 
 # 1 / 512: brings the raw Caffe VGG's relu4_1 (~700 rms on photos) near the paper's unit scale.

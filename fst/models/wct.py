@@ -10,7 +10,6 @@ decades); the products over every position are float32 on centred features.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -72,21 +71,6 @@ def style_colouring(features: torch.Tensor) -> StyleColouring:
     """The style's WCT target from its (1, C, H, W) encoder features."""
     stats = feature_covariance(features)
     return StyleColouring(stats.mean, symmetric_power(stats.covariance, 0.5))
-
-
-def blend_colourings(styles: Sequence[StyleColouring], weights: Sequence[float] | None = None) -> StyleColouring:
-    """Weighted mix of styles (weights normalised to sum 1). For fixed content the WCT output is
-    affine in (mean, colour), so this equals mixing each style's output (Li et al.'s interpolation)."""
-    if not styles:
-        raise ValueError("no styles to blend")
-    weights = [1.0] * len(styles) if weights is None else list(weights)
-    if len(weights) != len(styles):
-        raise ValueError(f"{len(styles)} styles but {len(weights)} style weights")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"style weights must be >= 0 with a positive sum, got {weights}")
-    shares = [w / sum(weights) for w in weights]
-    pairs = list(zip(shares, styles, strict=True))
-    return StyleColouring(sum(share * s.mean for share, s in pairs), sum(share * s.colour for share, s in pairs))
 
 
 def whiten_colour(content: torch.Tensor, style: StyleColouring, own: FeatureCovariance) -> torch.Tensor:

@@ -23,7 +23,6 @@ from fst.models.adain import BORDER, ENCODER_LAYER, EPS, AdaINModel, ChannelStat
 from fst.models.wct import (
     FeatureCovariance,
     StyleColouring,
-    blend_colourings,
     covariance_from_sums,
     covariance_transfer,
     style_colouring,
@@ -120,10 +119,10 @@ def styled(
     encodes their covariances too (`StyleColouring`)."""
     with torch.inference_mode():
         if wct:
-            features = [model.encode(model.pad(image))[ENCODER_LAYER] for image in images]
-            style = blend_colourings([style_colouring(f) for f in features], weights)
+            styles = [style_colouring(model.encode(model.pad(image))[ENCODER_LAYER]) for image in images]
         else:
-            style = blend_stats([model.style_stats(image) for image in images], weights)
+            styles = [model.style_stats(image) for image in images]
+        style = blend_stats(styles, weights)
     # Clone out of inference mode: these become buffers moved with the net.
     return StyledAdaIN(model, type(style)(*(t.clone() for t in style)), alpha, wct)
 

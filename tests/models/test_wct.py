@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fst.models.adain import adaptive_instance_norm, channel_stats
+from fst.models.adain import adaptive_instance_norm, blend_stats, channel_stats
 from fst.models.wct import (
-    blend_colourings,
     covariance_from_sums,
     covariance_transfer,
     feature_covariance,
@@ -75,11 +74,11 @@ def test_tile_sums_pool_to_the_whole_covariance_and_tiles_use_it() -> None:
 def test_blended_colourings_mix_the_outputs() -> None:
     content = correlated(6)
     first, second = style_colouring(correlated(7)), style_colouring(correlated(8))
-    mixed = covariance_transfer(content, blend_colourings([first, second], [1.4, 0.6]), share=1.0)
+    mixed = covariance_transfer(content, blend_stats([first, second], [1.4, 0.6]), share=1.0)
     expected = 0.7 * covariance_transfer(content, first) + 0.3 * covariance_transfer(content, second)
     torch.testing.assert_close(mixed, expected, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="2 styles but 1"):
-        blend_colourings([first, second], [1.0])
+        blend_stats([first, second], [1.0])
 
 
 def test_near_singular_covariance_is_floored_not_blown_up() -> None:
