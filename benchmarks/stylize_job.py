@@ -86,9 +86,9 @@ def load_seconds(checkpoint: Path, style: str, cache: Path) -> float:
     import torch
 
     os.environ["FST_CACHE_DIR"] = str(cache)
+    from fst.device import resolve_precision
     from fst.stylize import compiled
     from fst.stylize.loading import load_stylizer
-    from fst.stylize.stylizer import resolve_precision
 
     net, _ = load_stylizer(checkpoint, style={style: 1.0})
     device = torch.device("cpu")

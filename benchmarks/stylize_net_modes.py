@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from fst.device import resolve_precision
 from fst.stylize import compiled
 from fst.stylize.loading import load_stylizer
-from fst.stylize.stylizer import resolve_precision
 
 
 def best_seconds(function: Callable[[], object], repeats: int) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from fst.checkpoint import styles_in
+from fst.device import training_precision
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "conf"
@@ -58,6 +59,8 @@ def grown_styles(base: str, new: Sequence[str]) -> list[str]:
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+    if not OmegaConf.has_resolver("training_precision"):
+        OmegaConf.register_new_resolver("training_precision", training_precision)
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
     if not OmegaConf.has_resolver("run_dir"):

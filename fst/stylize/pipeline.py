@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from fst import zoo
 from fst.checkpoint import CheckpointError
-from fst.device import resolve_device
+from fst.device import resolve_device, resolve_precision
 from fst.io.images import (
     DecodedImage,
     ImageReadError,
@@ -32,7 +32,7 @@ from fst.io.images import (
 from fst.stylize import arbitrary, compiled, inputs
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
-from fst.stylize.stylizer import Stylizer, resolve_precision, stack_images
+from fst.stylize.stylizer import Stylizer, stack_images
 
 __all__ = ["StylizeOptions", "list_styles", "resolve_precision", "run"]
 

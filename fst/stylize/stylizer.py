@@ -10,26 +10,12 @@ from contextlib import AbstractContextManager
 
 import torch
 
-from fst.device import cpu_info
+from fst.device import resolve_precision
 from fst.models.transformer import TransformerNet
 from fst.resize import resize
 from fst.stylize import controls, tiling
 from fst.stylize.compiled import CompiledNet, autocast
-from fst.stylize.options import Precision, StylizeOptions
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_info()[1])
-
-
-def resolve_precision(precision: Precision, device: torch.device) -> Precision:
-    """`auto`: bf16 where it is fast (output > 40 dB PSNR against fp32), fp32 elsewhere."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+from fst.stylize.options import StylizeOptions
 
 
 class Stylizer:

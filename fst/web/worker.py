@@ -23,7 +23,7 @@ from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
 from fst.checkpoint import load_adain
-from fst.device import resolve_device
+from fst.device import resolve_device, resolve_precision
 from fst.io.images import ImageReadError, load_tensor, read_image, save_image_atomic
 from fst.models.adain import AdaINModel
 from fst.models.transformer import TransformerNet
@@ -31,7 +31,7 @@ from fst.stylize import compiled
 from fst.stylize.arbitrary import ArbitraryStylizer, styled
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
-from fst.stylize.stylizer import Stylizer, resolve_precision
+from fst.stylize.stylizer import Stylizer
 from fst.web import jobs, styles
 from fst.web.queue import JobQueue, set_handler
 from fst.web.settings import REPO, Settings
