@@ -1,31 +1,56 @@
-"""`serve.py`'s commands: serve (web + embedded workers), worker (workers only), admin."""
+"""`serve.py`'s commands: serve (web + embedded workers), worker (workers only), admin.
+
+The options are derived from `fst.web.settings.Settings`: every field (except secrets) is an option
+`--<name>` whose help names its environment variable and default, so a new setting needs no edit here.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from pathlib import Path
+from typing import Literal, get_args, get_origin
 
-from sqlalchemy import select
+from fst.web.settings import Settings, SettingsError, env_names, load_settings
 
-from fst.web.settings import Settings, from_env
+
+def settings_options() -> list[str]:
+    """The settings fields that are command-line options (secrets come from the environment only)."""
+    return [
+        name
+        for name, field in Settings.model_fields.items()
+        if not isinstance(field.json_schema_extra, dict) or field.json_schema_extra.get("cli") is not False
+    ]
+
+
+def _add_settings_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings", "each also reads the environment variable named in its help")
+    for name in settings_options():
+        field = Settings.model_fields[name]
+        default = field.get_default(call_default_factory=True)
+        described = f"{field.description} " if field.description else ""
+        text = f"{described}({' or '.join(env_names(name))}; default {default!s})".replace("%", "%%")
+        option = f"--{name.replace('_', '-')}"
+        # None: not given, so the environment or the default applies; pydantic converts and validates.
+        if field.annotation is bool:
+            group.add_argument(option, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif get_origin(field.annotation) is Literal:
+            group.add_argument(option, choices=get_args(field.annotation), default=None, help=text)
+        else:
+            group.add_argument(option, default=None, metavar=_metavar(name, field.annotation), help=text)
+
+
+def _metavar(name: str, annotation: object) -> str:
+    if annotation in (int, float):
+        return "N"
+    if annotation is str:
+        return name.split("_")[-1].upper()  # HOST, URL, CURRENCY, DEVICE
+    return "PATH"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="serve.py",
-        description="The fst web service. Every option also reads an environment variable (FST_WEB_<NAME>).",
-    )
-    parser.add_argument("--host", help="address to listen on (FST_WEB_HOST, default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (FST_WEB_PORT, default 8000)")
-    parser.add_argument("--data-dir", help="database, uploads, results, queue (FST_WEB_DATA_DIR, default ./var)")
-    parser.add_argument(
-        "--database-url",
-        help="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@db/fst (FST_WEB_DATABASE_URL; default SQLite)",
-    )
-    parser.add_argument("--queue-url", help="redis://host:6379/0 at scale (FST_WEB_QUEUE_URL; default SQLite)")
-    parser.add_argument("--workers", type=int, help="queue worker threads (FST_WEB_WORKERS, default 1; 0: web only)")
+    parser = argparse.ArgumentParser(prog="serve.py", description="The fst web service.")
+    _add_settings_options(parser)
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("worker", help="run queue workers only (no web server): the GPU machines at scale")
     admin = commands.add_parser("admin", help="accounts: list users, grant credits")
@@ -38,53 +63,48 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return from_env(
-        host=args.host,
-        port=args.port,
-        data_dir=Path(args.data_dir) if args.data_dir else None,
-        database_url=args.database_url,
-        queue_url=args.queue_url,
-        workers=args.workers,
-    )
+    """Command line over environment over defaults; raises `SettingsError` naming a bad value."""
+    return load_settings(**{name: getattr(args, name) for name in settings_options()})
 
 
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlalchemy import func
+    from fst.web.connections import connect
+    from fst.web.services import admin
+    from fst.web.services.errors import ServiceError
 
-    from fst.web.db import Job, User
-    from fst.web.services import open_services
-
-    services = open_services(settings)
-    with services.factory() as session:
+    connections = connect(settings)
+    with connections.factory() as session:
         if args.action == "users":
-            jobs = dict(session.execute(select(Job.user_id, func.count(Job.id)).group_by(Job.user_id)).all())
             print(f"{'id':>5}  {'credits':>7}  {'jobs':>5}  email")
-            for user in session.scalars(select(User).order_by(User.id)):
-                print(f"{user.id:>5}  {user.credits:>7}  {jobs.get(user.id, 0):>5}  {user.email}")
+            for row in admin.list_users(session):
+                print(f"{row.id:>5}  {row.credits:>7}  {row.jobs:>5}  {row.email}")
             return 0
-        user = session.scalar(select(User).where(User.email == args.email.strip().lower()))
-        if user is None:
-            print(f"error: no user {args.email!r}", file=sys.stderr)
+        try:
+            user = admin.grant_credits(session, args.email, args.credits)
+        except ServiceError as error:
+            print(f"error: {error}", file=sys.stderr)
             return 1
-        user.credits += args.credits
-        session.commit()
         print(f"{user.email}: {user.credits} credits")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as error:
+        print(f"serve.py: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin list at every start is noise
     if args.command == "admin":
         return _admin(settings, args)
     if args.command == "worker":
-        from fst.web.services import open_services
+        from fst.web.connections import connect
         from fst.web.worker import WorkerRuntime
 
-        services = open_services(settings)
-        WorkerRuntime(settings, services.factory, services.queue, max(1, settings.workers)).run()
+        connections = connect(settings)
+        WorkerRuntime(settings, connections.factory, connections.queue, max(1, settings.workers)).run()
         return 0
     import uvicorn
 

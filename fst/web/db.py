@@ -1,12 +1,20 @@
-"""Database models and sessions (SQLAlchemy 2); the schema itself is owned by the Alembic migrations.
+"""The database setup: engine, sessions and migrations (SQLAlchemy 2, Alembic); the tables are in
+`fst.web.models`.
 
-Times are float seconds since the epoch: the same on SQLite and PostgreSQL, and lease arithmetic
-in SQL (`lease_until < now`) needs no time-zone handling.
+The schema is owned by the migrations in `fst/web/migrations/`. `serve.py` upgrades the database
+to the newest one at every start (the embedded SQLite setup needs nothing else). After changing a
+model, generate its migration from the repository root and review it:
+
+    alembic -c fst/web/alembic.ini upgrade head          # the database the settings name, at head
+    alembic -c fst/web/alembic.ini revision --autogenerate --rev-id 0002 -m "what changed"
+
+Both read the same settings as the service (`FST_WEB_DATABASE_URL`, else SQLite in
+`FST_WEB_DATA_DIR`); `--rev-id` keeps the files numbered. `tests/web/test_db.py` fails while a model
+differs from the migrations.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,102 +22,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import (
-    Boolean,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-)
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).with_name("migrations")
-JOB_STATES = ("queued", "running", "done", "failed")
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
-    password_hash: Mapped[str] = mapped_column(String(255))
-    credits: Mapped[int] = mapped_column(Integer, default=0)
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[float] = mapped_column(Float, default=time.time)
-
-
-class LoginSession(Base):
-    """A logged-in browser: the cookie holds a random token, the table only its SHA-256."""
-
-    __tablename__ = "login_sessions"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    expires_at: Mapped[float] = mapped_column(Float)
-
-
-class Job(Base):
-    """One photo stylized with one style; the row is the job's state machine.
-
-    queued -> running (claimed with a fresh `claim` token and a lease) -> done | failed. A worker
-    that dies leaves `running` with a lapsing lease; recovery puts it back to `queued`. The credit
-    is charged when the row is inserted (same transaction) and refunded only on `failed`.
-    """
-
-    __tablename__ = "jobs"
-    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex: not guessable
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    style: Mapped[str] = mapped_column(String(100))  # a shipped style's name, or "image"
-    photo_path: Mapped[str] = mapped_column(String(200))  # relative to the data dir; names are ours
-    style_image_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    result_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    strength: Mapped[float] = mapped_column(Float, default=1.0)
-    preserve_color: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    charged: Mapped[int] = mapped_column(Integer, default=0)  # credits taken; given back on failure
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    completions: Mapped[int] = mapped_column(Integer, default=0)  # must end at 1: checked by the load test
-    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
-    enqueued_at: Mapped[float] = mapped_column(Float, default=time.time)
-    created_at: Mapped[float] = mapped_column(Float, default=time.time, index=True)
-    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the latest claim
-    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-
-
-class StripeEvent(Base):
-    """A processed Stripe webhook event: its id as primary key makes a redelivery a no-op."""
-
-    __tablename__ = "stripe_events"
-
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    credits: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[float] = mapped_column(Float, default=time.time)
-
-
-class RateEvent(Base):
-    """One counted action (a failed login, an upload) for the sliding-window rate limits."""
-
-    __tablename__ = "rate_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(400), index=True)
-    at: Mapped[float] = mapped_column(Float, index=True)
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")  # its script_location is the migrations beside it
 
 
 def make_engine(url: str) -> Engine:
@@ -134,10 +51,14 @@ def make_engine(url: str) -> Engine:
 
 def migrate(url: str) -> None:
     """Bring the database to the newest schema (Alembic `upgrade head`); safe to run at every start."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    command.upgrade(alembic_config(url), "head")
+
+
+def alembic_config(url: str) -> Config:
+    """The package's `alembic.ini`, pointed at `url` (what `migrate` and the tests run Alembic with)."""
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # `%` is interpolation in .ini files
+    return config
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,29 +1,45 @@
-"""Request dependencies: the services, a database session per request, the current user, CSRF."""
+"""What routers and pages share about HTTP: the connections, a database session per request, the
+current user, CSRF, the session cookie, and reading uploads."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 
-from fst.web.db import User
-from fst.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_valid, session_user_id
-from fst.web.services import Services
+from fst.web.connections import Connections
+from fst.web.models import User
+from fst.web.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_DAYS,
+    csrf_valid,
+    end_login_session,
+    new_login_session,
+    session_user_id,
+)
+from fst.web.settings import Settings
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services
+def connections(request: Request) -> Connections:
+    return request.app.state.connections
+
+
+def settings(request: Request) -> Settings:
+    return connections(request).settings
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One session per request; handlers commit what they change."""
-    with services(request).factory() as session:
+    """One session per request; handlers (or the services they call) commit what they change."""
+    with connections(request).factory() as session:
         yield session
 
 
 DbSession = Annotated[Session, Depends(db_session)]
+AppSettings = Annotated[Settings, Depends(settings)]
+AppConnections = Annotated[Connections, Depends(connections)]
 
 
 def optional_user(request: Request, session: DbSession) -> User | None:
@@ -49,6 +65,38 @@ MaybeUser = Annotated[User | None, Depends(optional_user)]
 
 def check_csrf(request: Request, submitted: str | None) -> None:
     """HTML form posts carry the token rendered into the form; a missing or wrong one is 403."""
-    secret = services(request).settings.secret_key
-    if not csrf_valid(secret, request.cookies.get(CSRF_COOKIE), submitted):
+    if not csrf_valid(settings(request).secret_key, request.cookies.get(CSRF_COOKIE), submitted):
         raise HTTPException(status_code=403, detail="the form expired or came from another site; reload the page")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def read_upload(upload: UploadFile | None, limit: int) -> bytes | None:
+    """At most `limit + 1` bytes, so an oversized upload is recognised without reading all of it."""
+    if upload is None:
+        return None
+    return upload.file.read(limit + 1)
+
+
+def start_session(request: Request, session: Session, response: Response, user: User) -> None:
+    """Log `user` in: store a new login session and set its cookie on `response`."""
+    token = new_login_session(session, user.id)
+    session.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,  # not readable by scripts: an injected script cannot steal the session
+        samesite="lax",  # not sent with cross-site posts
+        secure=settings(request).secure_cookies or request.url.scheme == "https",  # the scheme seen through a proxy too
+        path="/",
+    )
+
+
+def end_session(request: Request, session: Session, response: Response) -> None:
+    """Log out: forget the login session and delete its cookie."""
+    end_login_session(session, request.cookies.get(SESSION_COOKIE))
+    session.commit()
+    response.delete_cookie(SESSION_COOKIE, path="/")

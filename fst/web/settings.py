@@ -1,53 +1,102 @@
-"""Service settings: every value from the environment (`FST_WEB_*`) with a safe default.
+"""Service settings: one `pydantic-settings` class is the single source of defaults, environment
+variables (`FST_WEB_<NAME>`) and `serve.py`'s options (derived from the fields in `fst.web.cli`).
+
+Precedence: command line, then environment, then the defaults below. Every value is validated at
+start, and a bad one stops the service with a message naming its variable.
 
 Secrets never have a default that works in production: the secret key is generated once and kept
 in the data directory when unset; Stripe keys are absent unless given, which means free mode.
+Secrets are read from the environment only, never the command line (visible in `ps`).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-REPO = Path(__file__).resolve().parents[2]
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fst import resources
+
+ENV_PREFIX = "FST_WEB_"
+NOT_ON_COMMAND_LINE = {"cli": False}  # `json_schema_extra` marker read by `fst.web.cli`
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"FST_WEB_{name}", default)
+def _default_paintings() -> Path | None:
+    # Without shared assets (an installed package) there is no gallery; the site works without it.
+    assets = resources.assets_dir()
+    return assets / "paintings" if assets else None
 
 
-@dataclass(frozen=True)
-class Settings:
+def _env_or(*names: str) -> AliasChoices:
+    """Accept `FST_WEB_<NAME>` and the conventional unprefixed names (`DATABASE_URL`, `STRIPE_...`)."""
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
     """Everything the app, the worker and the admin commands read."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    data_dir: Path = Path("var")
-    database_url: str = ""  # empty: SQLite in the data dir
-    queue_url: str = ""  # empty: Huey's SQLite queue in the data dir; redis://... at scale
-    workers: int = 1  # embedded queue consumers in `serve.py`; 0 runs the web process only
-    secret_key: str = ""  # empty: generated once and kept in <data_dir>/secret_key
-    checkpoints_dir: Path = REPO / "checkpoints"
-    paintings_dir: Path = REPO.parent / "shared" / "assets" / "paintings"
-    secure_cookies: bool = False  # set behind HTTPS: the session cookie gets `Secure`
-    free_credits: int = 5
-    credits_per_purchase: int = 20
-    price_cents: int = 500
-    currency: str = "eur"
-    stripe_secret_key: str = ""
-    stripe_webhook_secret: str = ""
-    max_upload_bytes: int = 15 * 1024 * 1024
-    max_upload_pixels: int = 24_000_000  # checked from the header, before any pixel is decoded
-    uploads_per_minute: int = 30
-    logins_per_minute: int = 10  # failed attempts per address and e-mail
-    device: str = "auto"
-    compile: str = "auto"  # auto: a cached compiled package is used; on GPUs a missing one is built
-    torch_threads: int = 0  # the worker's intra-op threads; 0 keeps torch's default (one per core)
-    job_lease_s: float = 120.0  # a running job whose worker stopped heart-beating is retried after this
-    job_stall_s: float = 0.0  # for crash tests only: sleep this long inside each job
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", populate_by_name=True, validate_default=True
+    )
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=1, le=65535, description="port")
+    data_dir: Path = Field(Path("var"), description="database, uploads, results, queue")
+    database_url: str = Field(
+        "",
+        validation_alias=_env_or("FST_WEB_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://u:p@db/fst; empty: SQLite in the data dir",
+    )
+    queue_url: str = Field("", description="redis://host:6379/0 at scale; empty: Huey's SQLite queue in the data dir")
+    workers: int = Field(1, ge=0, description="queue worker threads in this process; 0 runs the web server only")
+    secret_key: str = Field(
+        "",
+        repr=False,
+        json_schema_extra=NOT_ON_COMMAND_LINE,
+        description="signs CSRF tokens; empty: generated once and kept in <data_dir>/secret_key",
+    )
+    checkpoints_dir: Path = Field(
+        default_factory=resources.checkpoints_dir, description="the styles on offer (default: fst's shipped ones)"
+    )
+    paintings_dir: Path | None = Field(
+        default_factory=_default_paintings,
+        description="the gallery of paintings to pick as a style image (default: <FST_ASSETS>/paintings)",
+    )
+    secure_cookies: bool = Field(False, description="behind HTTPS: the session cookie gets `Secure`")
+    free_credits: int = Field(5, ge=0, description="credits a new account gets in billing mode")
+    credits_per_purchase: int = Field(20, gt=0, description="credits one Stripe payment buys")
+    price_cents: int = Field(500, gt=0, description="the price of one purchase, in cents")
+    currency: str = Field("eur", pattern=r"^[a-z]{3}$", description="ISO 4217 code, lower case")
+    stripe_secret_key: str = Field(
+        "",
+        repr=False,
+        validation_alias=_env_or("STRIPE_SECRET_KEY", "FST_WEB_STRIPE_SECRET_KEY"),
+        json_schema_extra=NOT_ON_COMMAND_LINE,
+    )
+    stripe_webhook_secret: str = Field(
+        "",
+        repr=False,
+        validation_alias=_env_or("STRIPE_WEBHOOK_SECRET", "FST_WEB_STRIPE_WEBHOOK_SECRET"),
+        json_schema_extra=NOT_ON_COMMAND_LINE,
+    )
+    max_upload_bytes: int = Field(15 * 1024 * 1024, gt=0, description="largest photo or style image, in bytes")
+    # Checked from the image header, before any pixel is decoded (decompression bombs).
+    max_upload_pixels: int = Field(24_000_000, gt=0, description="largest photo, in pixels")
+    uploads_per_minute: int = Field(30, gt=0, description="submissions per user and minute")
+    logins_per_minute: int = Field(10, gt=0, description="failed logins per address and e-mail and minute")
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="where the worker runs nets")
+    # auto: a cached compiled package is used; on GPUs a missing one is built (a CPU build takes a minute).
+    compile: Literal["auto", "on", "off"] = Field("auto", description="compile the nets (torch.export/AOTInductor)")
+    # On a CPU shared with other jobs, fewer threads can be much faster (threads of one op wait for each other).
+    torch_threads: int = Field(0, ge=0, description="the worker's intra-op threads; 0 keeps torch's default")
+    job_lease_s: float = Field(
+        120.0, gt=0, description="a running job whose worker stopped heart-beating is retried after this"
+    )
+    job_stall_s: float = Field(0.0, ge=0, json_schema_extra=NOT_ON_COMMAND_LINE, description="crash tests only")
 
     @property
     def billing_enabled(self) -> bool:
@@ -74,42 +123,46 @@ class Settings:
                     handle.write(secrets.token_urlsafe(48))
             except FileExistsError:
                 pass
-        return replace(self, secret_key=path.read_text().strip())
+        return self.model_copy(update={"secret_key": path.read_text().strip()})
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes`, validated like the original (`model_copy` would not validate)."""
+        return _build({**self.model_dump(), **changes})
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
+class SettingsError(ValueError):
+    """Invalid settings; the message has one line per bad value, naming its variable and option."""
 
 
-def from_env(**overrides: Any) -> Settings:
-    """Settings from `FST_WEB_*` variables (and `DATABASE_URL`), then explicit overrides (the CLI)."""
-    defaults = Settings()
-    values: dict[str, Any] = {
-        "host": _env("HOST", defaults.host),
-        "port": int(_env("PORT", str(defaults.port))),
-        "data_dir": Path(_env("DATA_DIR", str(defaults.data_dir))),
-        "database_url": _env("DATABASE_URL", os.environ.get("DATABASE_URL", "")),
-        "queue_url": _env("QUEUE_URL", ""),
-        "workers": int(_env("WORKERS", str(defaults.workers))),
-        "secret_key": _env("SECRET_KEY", ""),
-        "checkpoints_dir": Path(_env("CHECKPOINTS_DIR", str(defaults.checkpoints_dir))),
-        "paintings_dir": Path(_env("PAINTINGS_DIR", str(defaults.paintings_dir))),
-        "secure_cookies": _bool(_env("SECURE_COOKIES", "0")),
-        "free_credits": int(_env("FREE_CREDITS", str(defaults.free_credits))),
-        "credits_per_purchase": int(_env("CREDITS_PER_PURCHASE", str(defaults.credits_per_purchase))),
-        "price_cents": int(_env("PRICE_CENTS", str(defaults.price_cents))),
-        "currency": _env("CURRENCY", defaults.currency),
-        "stripe_secret_key": os.environ.get("STRIPE_SECRET_KEY", ""),
-        "stripe_webhook_secret": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
-        "max_upload_bytes": int(_env("MAX_UPLOAD_BYTES", str(defaults.max_upload_bytes))),
-        "max_upload_pixels": int(_env("MAX_UPLOAD_PIXELS", str(defaults.max_upload_pixels))),
-        "uploads_per_minute": int(_env("UPLOADS_PER_MINUTE", str(defaults.uploads_per_minute))),
-        "logins_per_minute": int(_env("LOGINS_PER_MINUTE", str(defaults.logins_per_minute))),
-        "device": _env("DEVICE", defaults.device),
-        "compile": _env("COMPILE", defaults.compile),
-        "torch_threads": int(_env("TORCH_THREADS", "0")),
-        "job_lease_s": float(_env("JOB_LEASE_S", str(defaults.job_lease_s))),
-        "job_stall_s": float(_env("JOB_STALL_S", "0")),
-    }
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    return Settings(**values)
+def env_names(name: str) -> list[str]:
+    """The environment variables that set field `name`, most specific first."""
+    alias = Settings.model_fields[name].validation_alias
+    return list(alias.choices) if isinstance(alias, AliasChoices) else [f"{ENV_PREFIX}{name.upper()}"]  # type: ignore[arg-type]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, then `overrides` (the command line; None means not given).
+
+    Raises:
+        SettingsError: a value is invalid (each bad one named by its variable and option).
+    """
+    return _build({name: value for name, value in overrides.items() if value is not None})
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise SettingsError(_explain(error)) from None
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        # An alias (a variable's name) in `loc` maps back to its field.
+        field = next((name for name in Settings.model_fields if field in [name, *env_names(name)]), field)
+        known = field in Settings.model_fields
+        where = " / ".join([*env_names(field), f"--{field.replace('_', '-')}"]) if known else field
+        lines.append(f"{where}: {problem['msg']} (got {problem.get('input')!r})")
+    return "invalid settings:\n  " + "\n  ".join(lines)

@@ -1,6 +1,6 @@
 """The styles the site offers: shipped checkpoints, and the arbitrary-style model when it ships.
 
-The one adapter between the web service and `checkpoints/`: it lists `*.safetensors` files with
+The one adapter between the web service and the checkpoints folder: it lists `*.safetensors` files with
 fst metadata (a style's name, its model card) and says whether the arbitrary-style model
 (`adain.safetensors`, from the arbitrary-style issue) is present. Styles come from `fst.zoo`, so
 every style of a multi-style file is offered by its own name.
@@ -64,8 +64,15 @@ def arbitrary_style_checkpoint(checkpoints_dir: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def gallery_paintings(paintings_dir: Path) -> list[str]:
-    """File names of the paintings users may pick as a style image (empty when the folder is absent)."""
-    if not paintings_dir.is_dir():
+def gallery_paintings(paintings_dir: Path | None) -> list[str]:
+    """File names of the paintings users may pick as a style image (empty without the folder)."""
+    if paintings_dir is None or not paintings_dir.is_dir():
         return []
     return sorted(p.name for p in paintings_dir.iterdir() if p.suffix.lower() in GALLERY_EXTENSIONS)
+
+
+def gallery_painting(paintings_dir: Path | None, name: str) -> Path | None:
+    """The painting's file if `name` is listed in the gallery; None otherwise (so no path reaches the disk)."""
+    if paintings_dir is None or name not in gallery_paintings(paintings_dir):
+        return None
+    return paintings_dir / name

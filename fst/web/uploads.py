@@ -17,17 +17,14 @@ from PIL import Image
 
 from fst.io.atomic import atomic_path
 from fst.io.images import ImageReadError, read_image
+from fst.web.services.errors import ServiceError
 
 # The formats users may upload, by what the bytes are (never the file name or declared type).
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
-class UploadError(Exception):
+class UploadError(ServiceError):
     """A rejected upload; `status` is the HTTP status (400 bad image, 413 too large)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
+from fst import resources
 from fst.checkpoint import load_adain
 from fst.device import resolve_device, resolve_precision
 from fst.io.images import ImageReadError, load_tensor, read_image, save_image_atomic
@@ -32,13 +33,14 @@ from fst.stylize.arbitrary import ArbitraryStylizer, styled
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer
-from fst.web import jobs, styles
+from fst.web import styles
 from fst.web.queue import JobQueue, set_handler
-from fst.web.settings import REPO, Settings
+from fst.web.services import job_states
+from fst.web.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PREVIEW_PHOTO = REPO / "data" / "demo" / "chelsea.jpg"
+PREVIEW_PHOTO = resources.demo_dir() / "chelsea.jpg"
 PREVIEW_SIZE = 192
 
 
@@ -113,7 +115,7 @@ class StyleWorker:
 
     def run(self, job_id: str) -> None:
         """The queue task: claim the job, stylize, finish; a bad input fails the job and refunds it."""
-        held = jobs.claim(self.factory, job_id, self.settings.job_lease_s)
+        held = job_states.claim(self.factory, job_id, self.settings.job_lease_s)
         if held is None:
             return  # done, deleted, or running elsewhere: a duplicate message
         data_dir = self.settings.data_dir
@@ -136,28 +138,28 @@ class StyleWorker:
                     held.strength,
                     held.preserve_color,
                     data_dir / result,
-                    lambda progress: jobs.heartbeat(self.factory, held, lease, progress),
+                    lambda progress: job_states.heartbeat(self.factory, held, lease, progress),
                 )
             except _JobError as error:
-                jobs.fail(self.factory, held, str(error))
+                job_states.fail(self.factory, held, str(error))
                 return
             except ImageReadError as error:  # its message starts with our file path: the owner sees the reason
-                jobs.fail(self.factory, held, f"the photo cannot be read ({str(error).split(': ', 1)[-1]})")
+                job_states.fail(self.factory, held, f"the photo cannot be read ({str(error).split(': ', 1)[-1]})")
                 return
             except Exception as error:  # the net itself failed: say so, refund, keep the worker alive
                 log.exception("job %s failed", job_id)
-                jobs.fail(self.factory, held, f"stylizing failed ({type(error).__name__})")
+                job_states.fail(self.factory, held, f"stylizing failed ({type(error).__name__})")
                 return
-        jobs.finish(self.factory, held, result)  # False: the lease lapsed and another worker finishes it
+        job_states.finish(self.factory, held, result)  # False: the lease lapsed and another worker finishes it
 
     @contextmanager
-    def _heartbeat(self, held: jobs.Claim) -> Iterator[None]:
+    def _heartbeat(self, held: job_states.Claim) -> Iterator[None]:
         """Extend the lease every quarter lease while the job runs."""
         stop = threading.Event()
 
         def beat() -> None:
             while not stop.wait(self.settings.job_lease_s / 4):
-                jobs.heartbeat(self.factory, held, self.settings.job_lease_s)
+                job_states.heartbeat(self.factory, held, self.settings.job_lease_s)
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{held.job_id[:8]}", daemon=True)
         thread.start()
@@ -205,7 +207,7 @@ class Recovery:
         while True:
             try:
                 empty = self.queue.pending() == 0
-                again = jobs.recover(self.factory, self.queue.enqueue, self.settings.job_lease_s, empty)
+                again = job_states.recover(self.factory, self.queue.enqueue, self.settings.job_lease_s, empty)
                 if again:
                     log.warning("re-enqueued %d job(s)", len(again))
             except Exception:  # the database may be restarting: try again next round

@@ -7,7 +7,6 @@ import io
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import create_engine, text
 
+from fst import resources
 from fst.web.app import create_app
-from fst.web.settings import REPO, Settings
+from fst.web.settings import Settings
 
+REPO = Path(__file__).resolve().parents[2]  # the checkout the tests run in (benchmarks, serve.py, git)
 POSTGRES_URL = os.environ.get("FST_TEST_DATABASE_URL", "")
 WEBHOOK_SECRET = "whsec_test_only_not_a_real_secret"
 PASSWORD = "correct horse battery"
@@ -49,7 +50,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         workers=1,
         secret_key="test-secret-key",
-        checkpoints_dir=REPO / "checkpoints",
+        checkpoints_dir=resources.checkpoints_dir(),
         paintings_dir=tmp_path / "no-paintings",
         free_credits=3,
         stripe_secret_key="sk_test_not_used_offline",
@@ -74,7 +75,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def free_client(settings: Settings) -> Iterator[TestClient]:
-    with make_client(replace(settings, stripe_secret_key="", stripe_webhook_secret="")) as test_client:
+    with make_client(settings.replace(stripe_secret_key="", stripe_webhook_secret="")) as test_client:
         yield test_client
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import io
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from fst import resources
 from fst.checkpoint import export
-from fst.web.settings import REPO, Settings
+from fst.web.settings import Settings
 from tests.conftest import random_photo, tiny_adain
 from tests.web.conftest import image_bytes, make_client, register, wait_job
 
@@ -21,12 +21,12 @@ from tests.web.conftest import image_bytes, make_client, register, wait_job
 def arbitrary_client(settings: Settings, tmp_path: Path) -> TestClient:
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", checkpoints)
+    shutil.copy(resources.checkpoints_dir() / "six_paintings.safetensors", checkpoints)
     export(tiny_adain(seed=1), checkpoints / "adain.safetensors", {"name": "adain"})
     paintings = tmp_path / "paintings"
     paintings.mkdir()
     random_photo(48, 40, seed=3).save(paintings / "wave.jpg")
-    with make_client(replace(settings, checkpoints_dir=checkpoints, paintings_dir=paintings)) as client:
+    with make_client(settings.replace(checkpoints_dir=checkpoints, paintings_dir=paintings)) as client:
         yield client
 
 
@@ -74,5 +74,5 @@ def test_a_bad_style_image_or_painting_is_one_error_and_free(arbitrary_client, p
     assert message in response.json()["detail"]
     assert client.get("/api/auth/me").json()["credits"] == 3
     assert client.get("/api/jobs").json()["jobs"] == []
-    uploads = client.app.state.services.settings.data_dir / "uploads"
+    uploads = client.app.state.connections.settings.data_dir / "uploads"
     assert not uploads.exists() or not [p for p in uploads.rglob("*") if p.is_file()]  # nothing kept

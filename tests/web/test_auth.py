@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy import select
 
-from fst.web.db import User
+from fst.web.models import User
 from tests.web.conftest import PASSWORD, make_client, register
 
 
@@ -31,7 +29,7 @@ def test_register_rejects_duplicates_and_bad_input(client) -> None:
 
 def test_passwords_are_stored_as_argon2(client) -> None:
     register(client)
-    with client.app.state.services.factory() as session:
+    with client.app.state.connections.factory() as session:
         stored = session.scalar(select(User.password_hash))
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
@@ -44,7 +42,7 @@ def test_session_cookie_is_httponly_and_samesite(client) -> None:
 
 
 def test_session_cookie_is_secure_behind_https(settings) -> None:
-    with make_client(replace(settings, secure_cookies=True)) as client:
+    with make_client(settings.replace(secure_cookies=True)) as client:
         response = client.post("/api/auth/register", json={"email": "d@example.com", "password": PASSWORD})
         assert "Secure" in response.headers["set-cookie"]
 
@@ -113,10 +111,10 @@ def test_session_cookie_is_secure_when_the_request_came_over_https(settings) -> 
 def test_expired_login_sessions_are_refused_and_cleared(client) -> None:
     from sqlalchemy import func, update
 
-    from fst.web.db import LoginSession
+    from fst.web.models import LoginSession
 
     register(client)
-    factory = client.app.state.services.factory
+    factory = client.app.state.connections.factory
     with factory() as session:
         session.execute(update(LoginSession).values(expires_at=0.0))
         session.commit()

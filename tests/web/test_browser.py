@@ -11,14 +11,14 @@ import shutil
 import socket
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from fst import resources
 from fst.web.app import create_app
-from fst.web.settings import REPO, Settings
+from fst.web.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -42,7 +42,7 @@ def server(settings, tmp_path):
         pytest.skip("the browser test runs on SQLite only (the API tests cover PostgreSQL)")
     port = free_port()
     # Stalled long enough to watch the job run; the shared paintings (when present) fill the gallery.
-    app = create_app(replace(settings, job_stall_s=1.5, paintings_dir=Settings().paintings_dir))
+    app = create_app(settings.replace(job_stall_s=1.5, paintings_dir=Settings().paintings_dir))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -64,7 +64,7 @@ def shots(tmp_path) -> Path:
 
 def photo(tmp_path: Path) -> Path:
     path = tmp_path / "holiday photo.jpg"
-    with Image.open(REPO / "data" / "demo" / "chelsea.jpg") as image:
+    with Image.open(resources.demo_dir() / "chelsea.jpg") as image:
         image.convert("RGB").resize((240, 160)).save(path, quality=90)
     return path
 

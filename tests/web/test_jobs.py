@@ -5,16 +5,15 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from dataclasses import replace
 
 from PIL import Image
 
-from fst.web.settings import REPO
+from fst import resources
 from tests.web.conftest import image_bytes, make_client, register, submit, wait_job
 
 
 def data_files(client) -> list[str]:
-    root = client.app.state.services.settings.data_dir
+    root = client.app.state.connections.settings.data_dir
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.parts[-2] != "previews")
 
 
@@ -112,8 +111,8 @@ def test_style_image_is_unavailable_without_the_arbitrary_model(settings, tmp_pa
     # A deployment whose checkpoints folder lacks adain.safetensors (the repo's ships it).
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", checkpoints)
-    with make_client(replace(settings, checkpoints_dir=checkpoints)) as client:
+    shutil.copy(resources.checkpoints_dir() / "six_paintings.safetensors", checkpoints)
+    with make_client(settings.replace(checkpoints_dir=checkpoints)) as client:
         _check_style_image_unavailable(client)
 
 
@@ -138,7 +137,7 @@ def test_upload_form_with_two_styles_makes_two_jobs(client, tmp_path) -> None:
     from fst.checkpoint import export
     from fst.stylize.loading import load_stylizer
 
-    settings = client.app.state.services.settings
+    settings = client.app.state.connections.settings
     net, _ = load_stylizer(settings.checkpoints_dir / "six_paintings.safetensors", style={"starry_night": 1.0})
     folder = tmp_path / "checkpoints"
     shutil.copytree(settings.checkpoints_dir, folder)
@@ -164,12 +163,11 @@ def test_upload_form_with_two_styles_makes_two_jobs(client, tmp_path) -> None:
 
 
 def test_queued_job_delete_refunds_and_running_job_is_409(settings) -> None:
-    from dataclasses import replace
 
-    from fst.web import jobs
+    from fst.web.services import job_states
     from tests.web.conftest import make_client
 
-    with make_client(replace(settings, workers=0)) as client:  # no worker: jobs stay queued
+    with make_client(settings.replace(workers=0)) as client:  # no worker: jobs stay queued
         register(client)
         first, second = submit(client).json(), submit(client).json()
         assert first["position"] == 1 and second["position"] == 2
@@ -177,31 +175,30 @@ def test_queued_job_delete_refunds_and_running_job_is_409(settings) -> None:
         assert client.delete(f"/api/jobs/{first['id']}").status_code == 204
         assert client.get(f"/api/jobs/{second['id']}").json()["position"] == 1
         assert client.get("/api/auth/me").json()["credits"] == 2  # the cancelled job's credit is back
-        jobs.claim(client.app.state.services.factory, second["id"], lease_s=60)
+        job_states.claim(client.app.state.connections.factory, second["id"], lease_s=60)
         assert client.delete(f"/api/jobs/{second['id']}").status_code == 409
         uploads = [name for name in data_files(client) if name.startswith("uploads/")]
         assert len(uploads) == 1  # the first job's photo is gone, the running one's kept
 
 
 def test_delete_uses_the_jobs_state_now_not_when_the_request_began(settings) -> None:
-    from dataclasses import replace
 
-    from fst.web import jobs
-    from fst.web.db import Job
-    from fst.web.routers.jobs import delete_job
+    from fst.web.models import Job
+    from fst.web.services import job_states
+    from fst.web.services.jobs import delete_job
     from tests.web.conftest import make_client
 
-    with make_client(replace(settings, workers=0)) as client:
+    with make_client(settings.replace(workers=0)) as client:
         register(client)
         job_id = submit(client).json()["id"]
-        services = client.app.state.services
-        with services.factory() as session:
+        connections = client.app.state.connections
+        with connections.factory() as session:
             stale = session.get(Job, job_id)  # read while queued ...
-            held = jobs.claim(services.factory, job_id, lease_s=60)  # ... then run and finished elsewhere
+            held = job_states.claim(connections.factory, job_id, lease_s=60)  # ... then run and finished elsewhere
             result = settings.data_dir / "results" / "1" / f"{job_id}.png"
             result.parent.mkdir(parents=True)
             result.write_bytes(b"stylized")
-            assert jobs.finish(services.factory, held, f"results/1/{job_id}.png")
-            delete_job(session, services, stale)
+            assert job_states.finish(connections.factory, held, f"results/1/{job_id}.png")
+            delete_job(session, connections.settings, stale)
         assert client.get("/api/auth/me").json()["credits"] == 2  # a finished job is not refunded
         assert not result.exists()  # and its result is removed with it

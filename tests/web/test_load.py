@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from fst.web.settings import REPO
-from tests.web.conftest import POSTGRES_URL, reset_postgres
+from tests.web.conftest import POSTGRES_URL, REPO, reset_postgres
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 import pytest
 import redis
@@ -22,8 +21,8 @@ def empty_redis() -> str:
 
 
 def test_jobs_run_through_a_redis_queue(settings, empty_redis: str) -> None:
-    with make_client(replace(settings, queue_url=empty_redis)) as client:
-        assert type(client.app.state.services.queue.huey).__name__ == "RedisHuey"
+    with make_client(settings.replace(queue_url=empty_redis)) as client:
+        assert type(client.app.state.connections.queue.huey).__name__ == "RedisHuey"
         register(client)
         jobs = [submit(client).json() for _ in range(3)]
         assert [wait_job(client, job["id"])["status"] for job in jobs] == ["done"] * 3

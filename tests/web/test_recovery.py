@@ -7,19 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 from sqlalchemy import select
 
-from fst.web import jobs
-from fst.web.db import Job, User
-from fst.web.settings import REPO
+from fst.web.models import Job, User
+from fst.web.services import job_states
 from fst.web.worker import StyleWorker
-from tests.web.conftest import PASSWORD, make_client, register, submit, wait_job
+from tests.web.conftest import PASSWORD, REPO, make_client, register, submit, wait_job
 
 
 def job_row(client, job_id: str) -> Job:
-    with client.app.state.services.factory() as session:
+    with client.app.state.connections.factory() as session:
         return session.get(Job, job_id)
 
 
@@ -39,7 +37,7 @@ def test_data_survives_a_restart(settings) -> None:
 def test_duplicate_messages_run_a_job_once(client) -> None:
     register(client)
     job = wait_job(client, submit(client).json()["id"])
-    queue = client.app.state.services.queue
+    queue = client.app.state.connections.queue
     queue.enqueue(job["id"])
     queue.enqueue(job["id"])
     time.sleep(1.0)
@@ -48,46 +46,47 @@ def test_duplicate_messages_run_a_job_once(client) -> None:
 
 
 def test_failed_job_says_why_and_is_refunded(settings) -> None:
-    with make_client(replace(settings, workers=0)) as client:  # no consumer: the test runs the worker
+    with make_client(settings.replace(workers=0)) as client:  # no consumer: the test runs the worker
         register(client)
         job = submit(client).json()
         assert client.get("/api/auth/me").json()["credits"] == 2
         row = job_row(client, job["id"])
         photo = settings.data_dir / row.photo_path
         photo.write_bytes(photo.read_bytes()[:100])  # damaged on disk after the upload checks
-        StyleWorker(settings, client.app.state.services.factory).run(job["id"])
+        StyleWorker(settings, client.app.state.connections.factory).run(job["id"])
         failed = client.get(f"/api/jobs/{job['id']}").json()
         assert failed["status"] == "failed" and "truncated" in failed["error"]
         assert client.get("/api/auth/me").json()["credits"] == 3  # refunded
 
 
 def test_lapsed_lease_is_retried_and_charged_once(settings) -> None:
-    settings = replace(settings, workers=0, job_lease_s=0.5)
+    settings = settings.replace(workers=0, job_lease_s=0.5)
     with make_client(settings) as client:
         register(client)
         job = submit(client).json()
-        services = client.app.state.services
-        assert jobs.claim(services.factory, job["id"], settings.job_lease_s) is not None  # a worker that then dies
-        assert jobs.claim(services.factory, job["id"], settings.job_lease_s) is None  # held: nobody else runs it
+        connections = client.app.state.connections
+        lease = settings.job_lease_s
+        assert job_states.claim(connections.factory, job["id"], lease) is not None  # a worker that then dies
+        assert job_states.claim(connections.factory, job["id"], lease) is None  # held: nobody else runs it
         time.sleep(0.6)
         enqueued = []
-        assert jobs.recover(services.factory, enqueued.append, settings.job_lease_s) == [job["id"]] == enqueued
-        StyleWorker(settings, services.factory).run(job["id"])
+        assert job_states.recover(connections.factory, enqueued.append, settings.job_lease_s) == [job["id"]] == enqueued
+        StyleWorker(settings, connections.factory).run(job["id"])
         row = job_row(client, job["id"])
         assert (row.status, row.attempts, row.completions) == ("done", 2, 1)
         assert client.get("/api/auth/me").json()["credits"] == 2
 
 
 def test_a_job_that_keeps_killing_workers_fails_and_is_refunded(settings) -> None:
-    settings = replace(settings, workers=0, job_lease_s=0.2)
+    settings = settings.replace(workers=0, job_lease_s=0.2)
     with make_client(settings) as client:
         register(client)
         job = submit(client).json()
-        factory = client.app.state.services.factory
-        for _ in range(jobs.MAX_ATTEMPTS):
-            assert jobs.claim(factory, job["id"], settings.job_lease_s) is not None
+        factory = client.app.state.connections.factory
+        for _ in range(job_states.MAX_ATTEMPTS):
+            assert job_states.claim(factory, job["id"], settings.job_lease_s) is not None
             time.sleep(0.3)
-            jobs.recover(factory, lambda _id: None, settings.job_lease_s)
+            job_states.recover(factory, lambda _id: None, settings.job_lease_s)
         failed = client.get(f"/api/jobs/{job['id']}").json()
         assert failed["status"] == "failed" and "stopped 3 times" in failed["error"]
         assert client.get("/api/auth/me").json()["credits"] == 3
@@ -109,7 +108,7 @@ def start_worker(settings, stall_s: float) -> subprocess.Popen:
 
 
 def test_sigkilled_worker_process_job_finishes_once(settings) -> None:
-    with make_client(replace(settings, workers=0)) as client:  # the web process; workers are subprocesses
+    with make_client(settings.replace(workers=0)) as client:  # the web process; workers are subprocesses
         register(client)
         job = submit(client).json()
         worker = start_worker(settings, stall_s=60)  # holds the job until it is killed
@@ -127,22 +126,23 @@ def test_sigkilled_worker_process_job_finishes_once(settings) -> None:
             worker.wait(timeout=30)
         row = job_row(client, job["id"])
         assert done["status"] == "done" and (row.attempts, row.completions) == (2, 1)
-        with client.app.state.services.factory() as session:
+        with client.app.state.connections.factory() as session:
             assert session.scalar(select(User.credits)) == 2  # charged once
 
 
 def test_queued_jobs_are_enqueued_again_only_when_their_message_is_lost(settings) -> None:
-    settings = replace(settings, workers=0, job_lease_s=0.2)
+    settings = settings.replace(workers=0, job_lease_s=0.2)
     with make_client(settings) as client:
         register(client)
         job = submit(client).json()
-        services = client.app.state.services
+        connections = client.app.state.connections
+        lease = settings.job_lease_s
         time.sleep(0.3)
-        assert services.queue.pending() == 1  # its message waits in the queue: nothing is lost
+        assert connections.queue.pending() == 1  # its message waits in the queue: nothing is lost
         # A backlog: re-enqueueing waiting jobs every round flooded the queue with duplicates.
-        assert jobs.recover(services.factory, services.queue.enqueue, settings.job_lease_s, queue_empty=False) == []
-        services.queue.huey.flush()  # the message is lost (a queue without persistence, say)
-        assert jobs.recover(services.factory, services.queue.enqueue, settings.job_lease_s, queue_empty=True) == [
+        assert job_states.recover(connections.factory, connections.queue.enqueue, lease, queue_empty=False) == []
+        connections.queue.huey.flush()  # the message is lost (a queue without persistence, say)
+        assert job_states.recover(connections.factory, connections.queue.enqueue, lease, queue_empty=True) == [
             job["id"]
         ]
-        assert services.queue.pending() == 1
+        assert connections.queue.pending() == 1

@@ -6,8 +6,8 @@ import re
 import stat
 import subprocess
 
-from fst.web.settings import REPO, Settings
-from tests.web.conftest import PASSWORD, register, submit, wait_job
+from fst.web.settings import Settings
+from tests.web.conftest import PASSWORD, REPO, register, submit, wait_job
 
 
 def form_token(client, path: str = "/login") -> str:

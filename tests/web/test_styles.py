@@ -8,16 +8,16 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from fst import resources
 from fst.checkpoint import export
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 from fst.stylize.loading import load_stylizer
 from fst.web import styles
-from fst.web.settings import REPO
 
 
 def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> None:
-    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", tmp_path)
+    shutil.copy(resources.checkpoints_dir() / "six_paintings.safetensors", tmp_path)
     six = [
         "composition_vii",
         "starry_night",
@@ -73,13 +73,21 @@ def test_gallery_lists_images_only(tmp_path: Path) -> None:
     for name in ("b.jpg", "a.PNG", "manifest.csv", "README.md"):
         (tmp_path / name).write_bytes(b"")
     assert styles.gallery_paintings(tmp_path) == ["a.PNG", "b.jpg"]
+    assert styles.gallery_painting(tmp_path, "b.jpg") == tmp_path / "b.jpg"
+    assert styles.gallery_painting(tmp_path, "../b.jpg") is None
+    assert styles.gallery_painting(tmp_path, "README.md") is None
+
+
+def test_no_assets_means_an_empty_gallery() -> None:
+    # An installed package without shared assets: `paintings_dir` is None and the site still works.
+    assert styles.gallery_paintings(None) == [] and styles.gallery_painting(None, "wave.jpg") is None
 
 
 def test_gallery_route_serves_listed_paintings_only(client, tmp_path: Path) -> None:
     folder = tmp_path / "paintings"
     folder.mkdir()
     (folder / "wave.jpg").write_bytes(b"jpeg bytes")
-    object.__setattr__(client.app.state.services.settings, "paintings_dir", folder)
+    object.__setattr__(client.app.state.connections.settings, "paintings_dir", folder)
     assert client.get("/gallery/paintings/wave.jpg").content == b"jpeg bytes"
     assert client.get("/gallery/paintings/..%2Fsecret_key").status_code == 404
     assert client.get("/api/styles").json()["gallery"] == ["wave.jpg"]

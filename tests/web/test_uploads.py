@@ -6,7 +6,6 @@ import io
 import os
 import struct
 import zlib
-from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -34,7 +33,7 @@ def bmp_bytes() -> bytes:
 
 
 def stored_uploads(client) -> list:
-    root = client.app.state.services.settings.data_dir / "uploads"
+    root = client.app.state.connections.settings.data_dir / "uploads"
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
@@ -60,7 +59,7 @@ def test_bad_upload_is_one_clear_error_and_free(client, name, make, status, mess
 
 
 def test_oversized_upload_is_413(settings) -> None:
-    with make_client(replace(settings, max_upload_bytes=20_000)) as client:
+    with make_client(settings.replace(max_upload_bytes=20_000)) as client:
         register(client)
         buffer = io.BytesIO()
         Image.frombytes("RGB", (200, 200), os.urandom(120_000)).save(buffer, format="PNG")  # noise: ~120 kB
@@ -78,11 +77,11 @@ def test_file_names_never_reach_the_file_system(client) -> None:
     assert client.post("/api/jobs", files=files, data={"style": "starry_night"}).status_code == 201
     (stored,) = stored_uploads(client)
     assert "evil" not in str(stored) and stored.name.endswith("-photo.png")
-    assert stored.parent == client.app.state.services.settings.data_dir / "uploads" / "1"
+    assert stored.parent == client.app.state.connections.settings.data_dir / "uploads" / "1"
 
 
 def test_uploads_are_rate_limited_per_user(settings) -> None:
-    with make_client(replace(settings, uploads_per_minute=2)) as client:
+    with make_client(settings.replace(uploads_per_minute=2)) as client:
         register(client)
         assert submit(client).status_code == 201
         assert submit(client, b"").status_code == 400  # a rejected upload counts too

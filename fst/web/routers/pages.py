@@ -1,6 +1,8 @@
 """The HTML pages: server-rendered Jinja2 templates over the same functions as the JSON API.
 
 Every form carries a CSRF token (an HMAC of the browser's CSRF cookie); posts without it are 403.
+Pages call the same services as the JSON routers; a refused request re-renders its form with the
+reason and the service's status.
 """
 
 from __future__ import annotations
@@ -9,17 +11,28 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
 from fst.web import styles
-from fst.web.db import Job, User
-from fst.web.deps import DbSession, MaybeUser, check_csrf, services
-from fst.web.routers import auth, jobs
-from fst.web.routers.billing import checkout_url
-from fst.web.security import CSRF_COOKIE, SESSION_COOKIE, RateLimited, csrf_token, end_login_session
+from fst.web.deps import (
+    AppConnections,
+    AppSettings,
+    DbSession,
+    MaybeUser,
+    check_csrf,
+    client_address,
+    end_session,
+    read_upload,
+    start_session,
+)
+from fst.web.deps import settings as request_settings
+from fst.web.security import CSRF_COOKIE, csrf_token
+from fst.web.services import auth, billing, jobs
+from fst.web.services.errors import ServiceError
+from fst.web.services.rate_limits import RateLimited
+from fst.web.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -29,7 +42,7 @@ CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """Render a template with the user, the settings and a CSRF token (setting the CSRF cookie if new)."""
-    settings = services(request).settings
+    settings = request_settings(request)
     cookie = request.cookies.get(CSRF_COOKIE)
     fresh = cookie is None
     if fresh:
@@ -45,8 +58,16 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)  # 303: the browser follows a POST with a GET
 
 
-def style_choices(request: Request) -> dict[str, Any]:
-    settings = services(request).settings
+def refused(request: Request, name: str, error: ServiceError, context: dict[str, Any]) -> Response:
+    """The form again, with the service's reason and status (and when to retry, if rate-limited)."""
+    message = f"too many attempts; try again in {error.retry_after} s" if isinstance(error, RateLimited) else str(error)
+    response = render(request, name, {**context, "error": message}, error.status)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def style_choices(settings: Settings) -> dict[str, Any]:
     return {
         "styles": styles.shipped_styles(settings.checkpoints_dir),
         "style_image_available": styles.arbitrary_style_checkpoint(settings.checkpoints_dir) is not None,
@@ -55,8 +76,8 @@ def style_choices(request: Request) -> dict[str, Any]:
 
 
 @router.get("/")
-def home(request: Request, user: MaybeUser) -> Response:
-    return render(request, "index.html", {"user": user, **style_choices(request)})
+def home(request: Request, user: MaybeUser, settings: AppSettings) -> Response:
+    return render(request, "index.html", {"user": user, **style_choices(settings)})
 
 
 @router.get("/signup")
@@ -73,18 +94,18 @@ def login_page(request: Request, user: MaybeUser) -> Response:
 def signup(
     request: Request,
     session: DbSession,
+    settings: AppSettings,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: CsrfField = None,
 ) -> Response:
     check_csrf(request, csrf)
-    settings = services(request).settings
     try:
         user = auth.register(session, settings, email, password)
-    except auth.AuthError as error:
-        return render(request, "auth.html", {"mode": "signup", "error": str(error), "email": email}, error.status)
+    except ServiceError as error:
+        return refused(request, "auth.html", error, {"mode": "signup", "email": email})
     response = redirect("/")
-    auth.start_session(request, session, response, user, settings)
+    start_session(request, session, response, user)
     return response
 
 
@@ -92,33 +113,26 @@ def signup(
 def login(
     request: Request,
     session: DbSession,
+    settings: AppSettings,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: CsrfField = None,
 ) -> Response:
     check_csrf(request, csrf)
-    settings = services(request).settings
     try:
-        user = auth.authenticate(session, settings, email, password, auth.client_address(request))
-    except auth.AuthError as error:
-        return render(request, "auth.html", {"mode": "login", "error": str(error), "email": email}, error.status)
-    except RateLimited as error:
-        context = {"mode": "login", "error": f"too many attempts; try again in {error.retry_after} s", "email": email}
-        response = render(request, "auth.html", context, 429)
-        response.headers["Retry-After"] = str(error.retry_after)
-        return response
+        user = auth.authenticate(session, settings, email, password, client_address(request))
+    except ServiceError as error:
+        return refused(request, "auth.html", error, {"mode": "login", "email": email})
     response = redirect("/")
-    auth.start_session(request, session, response, user, settings)
+    start_session(request, session, response, user)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, session: DbSession, csrf: CsrfField = None) -> Response:
     check_csrf(request, csrf)
-    end_login_session(session, request.cookies.get(SESSION_COOKIE))
-    session.commit()
     response = redirect("/")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    end_session(request, session, response)
     return response
 
 
@@ -126,6 +140,7 @@ def logout(request: Request, session: DbSession, csrf: CsrfField = None) -> Resp
 def submit_form(
     request: Request,
     session: DbSession,
+    connections: AppConnections,
     user: MaybeUser,
     photo: Annotated[UploadFile, File()],
     style: Annotated[list[str] | None, Form()] = None,
@@ -138,44 +153,37 @@ def submit_form(
     check_csrf(request, csrf)
     if user is None:
         return redirect("/login")
-    service = services(request)
-    limit = service.settings.max_upload_bytes
+    limit = connections.settings.max_upload_bytes
     job_request = jobs.JobRequest(
-        photo=jobs.read_upload(photo, limit) or b"",
+        photo=read_upload(photo, limit) or b"",
         style_names=style or [],
         strength=strength,
         preserve_color=preserve_color,
         # A browser sends an empty part for a file input left empty: that is no style image.
-        style_image=jobs.read_upload(style_image, limit) if style_image and style_image.filename else None,
+        style_image=read_upload(style_image, limit) if style_image and style_image.filename else None,
         gallery_painting=painting or None,
     )
     try:
-        created, _ = jobs.submit(session, service, user, job_request)
-    except (jobs.JobError, RateLimited) as error:
-        status = error.status if isinstance(error, jobs.JobError) else 429
-        context = {"user": user, "error": str(error), **style_choices(request)}
-        return render(request, "index.html", context, status)
+        created, _ = jobs.submit(session, connections, user, job_request)
+    except ServiceError as error:
+        return refused(request, "index.html", error, {"user": user, **style_choices(connections.settings)})
     return redirect(f"/jobs/{created[0].id}" if len(created) == 1 else "/gallery")
-
-
-def _owned(session: DbSession, user: User | None, job_id: str) -> Job:
-    if user is None:
-        raise HTTPException(status_code=404, detail="no such job")
-    return jobs.owned_job(session, user, job_id)
 
 
 @router.get("/jobs/{job_id}")
 def job_page(job_id: str, request: Request, session: DbSession, user: MaybeUser) -> Response:
     if user is None:
         return redirect("/login")
-    job = _owned(session, user, job_id)
+    job = jobs.owned_job(session, user, job_id)
     return render(request, "job.html", {"user": user, "job": jobs.job_out(session, job)})
 
 
 @router.post("/jobs/{job_id}/delete")
-def delete_form(job_id: str, request: Request, session: DbSession, user: MaybeUser, csrf: CsrfField = None) -> Response:
+def delete_form(
+    job_id: str, request: Request, session: DbSession, settings: AppSettings, user: MaybeUser, csrf: CsrfField = None
+) -> Response:
     check_csrf(request, csrf)
-    jobs.delete_job(session, services(request), _owned(session, user, job_id))
+    jobs.delete_job(session, settings, jobs.owned_job(session, user, job_id))
     return redirect("/gallery")
 
 
@@ -183,8 +191,8 @@ def delete_form(job_id: str, request: Request, session: DbSession, user: MaybeUs
 def gallery(request: Request, session: DbSession, user: MaybeUser) -> Response:
     if user is None:
         return redirect("/login")
-    rows = session.scalars(select(Job).where(Job.user_id == user.id).order_by(Job.created_at.desc())).all()
-    return render(request, "gallery.html", {"user": user, "jobs": [jobs.job_out(session, job) for job in rows]})
+    shown = [jobs.job_out(session, job) for job in jobs.list_jobs(session, user)]
+    return render(request, "gallery.html", {"user": user, "jobs": shown})
 
 
 @router.get("/buy")
@@ -195,8 +203,8 @@ def buy_page(request: Request, user: MaybeUser) -> Response:
 
 
 @router.post("/buy")
-def buy(request: Request, user: MaybeUser, csrf: CsrfField = None) -> Response:
+def buy(request: Request, settings: AppSettings, user: MaybeUser, csrf: CsrfField = None) -> Response:
     check_csrf(request, csrf)
     if user is None:
         return redirect("/login")
-    return redirect(checkout_url(services(request).settings, user, str(request.base_url)))
+    return redirect(billing.checkout_url(settings, user, str(request.base_url)))

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
 
 from fst.web import styles
-from fst.web.deps import services
+from fst.web.deps import AppSettings
+from fst.web.schemas import StyleOut, StylesOut
 
 router = APIRouter(tags=["styles"])
 
 
-class StyleOut(BaseModel):
-    name: str
-    title: str
-    preview_url: str
-
-
-class StylesOut(BaseModel):
-    styles: list[StyleOut]
-    style_image_available: bool  # the arbitrary-style model is installed
-    gallery: list[str]  # paintings that can be picked as a style image
-
-
 @router.get("/api/styles")
-def api_styles(request: Request) -> StylesOut:
-    settings = services(request).settings
+def api_styles(settings: AppSettings) -> StylesOut:
     return StylesOut(
         styles=[
             StyleOut(name=s.name, title=s.title, preview_url=f"/styles/{s.name}/preview.jpg")
@@ -38,8 +25,7 @@ def api_styles(request: Request) -> StylesOut:
 
 
 @router.get("/styles/{name}/preview.jpg", include_in_schema=False)
-def preview(name: str, request: Request) -> FileResponse:
-    settings = services(request).settings
+def preview(name: str, settings: AppSettings) -> FileResponse:
     style = styles.find_style(settings.checkpoints_dir, name)  # the name must be a shipped one
     path = settings.data_dir / "previews" / f"{style.name}.jpg" if style else None
     if path is None or not path.is_file():
@@ -48,8 +34,8 @@ def preview(name: str, request: Request) -> FileResponse:
 
 
 @router.get("/gallery/paintings/{name}", include_in_schema=False)
-def painting(name: str, request: Request) -> FileResponse:
-    settings = services(request).settings
-    if name not in styles.gallery_paintings(settings.paintings_dir):  # only listed names reach the disk
+def painting(name: str, settings: AppSettings) -> FileResponse:
+    path = styles.gallery_painting(settings.paintings_dir, name)  # only listed names reach the disk
+    if path is None:
         raise HTTPException(status_code=404, detail="no such painting")
-    return FileResponse(settings.paintings_dir / name, headers={"Cache-Control": "max-age=86400"})
+    return FileResponse(path, headers={"Cache-Control": "max-age=86400"})

@@ -21,13 +21,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from fst.web.db import Job, User, transaction
+from fst.web.db import transaction
+from fst.web.models import Job, User
+from fst.web.services.errors import ServiceError
 
 MAX_ATTEMPTS = 3  # a job that kills its worker this often fails (and is refunded) instead of looping
 
 
-class NotEnoughCredits(Exception):
-    pass
+class NotEnoughCredits(ServiceError):
+    def __init__(self) -> None:
+        super().__init__("not enough credits: buy more to stylize", status=402)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def charge(session: Session, user_id: int, cost: int) -> None:
         update(User).where(User.id == user_id, User.credits >= cost).values(credits=User.credits - cost)
     )
     if result.rowcount != 1:
-        raise NotEnoughCredits("not enough credits: buy more to stylize")
+        raise NotEnoughCredits
 
 
 def position(session: Session, job: Job) -> int:
@@ -103,7 +106,7 @@ def claim(factory: sessionmaker[Session], job_id: str, lease_s: float) -> Claim 
 
 def heartbeat(factory: sessionmaker[Session], held: Claim, lease_s: float, progress: float | None = None) -> bool:
     """Extend the lease (and report progress); False when the claim was lost."""
-    values: dict = {"lease_until": time.time() + lease_s}
+    values: dict[str, float] = {"lease_until": time.time() + lease_s}
     if progress is not None:
         values["progress"] = progress
     with transaction(factory) as session:

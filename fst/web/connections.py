@@ -1,4 +1,4 @@
-"""What request handlers and workers share: settings, the database and the queue."""
+"""What request handlers and workers share: the settings and the connections to the database and queue."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ from fst.web.settings import Settings
 
 
 @dataclass
-class Services:
+class Connections:
     settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
     queue: JobQueue
 
 
-def open_services(settings: Settings) -> Services:
+def connect(settings: Settings) -> Connections:
     """Connect to the database (migrated to the newest schema) and the queue."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
-    db.migrate(url)
+    db.migrate(url)  # the default: a fresh or older database is brought to head at every start
     engine = db.make_engine(url)
-    return Services(settings, engine, db.session_factory(engine), JobQueue(settings.resolved_queue_url()))
+    return Connections(settings, engine, db.session_factory(engine), JobQueue(settings.resolved_queue_url()))

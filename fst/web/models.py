@@ -1,0 +1,95 @@
+"""The tables (SQLAlchemy 2 ORM models). The schema itself is owned by the Alembic migrations in
+`migrations/`: change a model, then generate its migration (see `fst.web.db`).
+
+Times are float seconds since the epoch: the same on SQLite and PostgreSQL, and lease arithmetic
+in SQL (`lease_until < now`) needs no time-zone handling.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(255))
+    credits: Mapped[int] = mapped_column(Integer, default=0)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class LoginSession(Base):
+    """A logged-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class Job(Base):
+    """One photo stylized with one style; the row is the job's state machine.
+
+    queued -> running (claimed with a fresh `claim` token and a lease) -> done | failed. A worker
+    that dies leaves `running` with a lapsing lease; recovery puts it back to `queued`. The credit
+    is charged when the row is inserted (same transaction) and refunded only on `failed`.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex: not guessable
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    style: Mapped[str] = mapped_column(String(100))  # a shipped style's name, or "image"
+    photo_path: Mapped[str] = mapped_column(String(200))  # relative to the data dir; names are ours
+    style_image_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    result_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    strength: Mapped[float] = mapped_column(Float, default=1.0)
+    preserve_color: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    charged: Mapped[int] = mapped_column(Integer, default=0)  # credits taken; given back on failure
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    completions: Mapped[int] = mapped_column(Integer, default=0)  # must end at 1: checked by the load test
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    enqueued_at: Mapped[float] = mapped_column(Float, default=time.time)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time, index=True)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the latest claim
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class StripeEvent(Base):
+    """A processed Stripe webhook event: its id as primary key makes a redelivery a no-op."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    credits: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class RateEvent(Base):
+    """One counted action (a failed login, an upload) for the sliding-window rate limits."""
+
+    __tablename__ = "rate_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)

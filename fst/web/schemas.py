@@ -1,0 +1,49 @@
+"""The API's shapes (Pydantic): what the JSON routes read and answer; the pages render the same ones."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Credentials(BaseModel):
+    email: str
+    password: str
+
+
+class Account(BaseModel):
+    email: str
+    credits: int
+    billing: bool  # False: free mode, jobs cost nothing
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str  # queued, running, done or failed
+    position: int  # place in the queue (1 = next); 0 once running or ended
+    progress: float  # 0..1
+    style: str
+    strength: float
+    preserve_color: bool
+    error: str | None
+    created_at: float
+    result_url: str | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
+class StyleOut(BaseModel):
+    name: str
+    title: str
+    preview_url: str
+
+
+class StylesOut(BaseModel):
+    styles: list[StyleOut]
+    style_image_available: bool  # the arbitrary-style model is installed
+    gallery: list[str]  # paintings that can be picked as a style image
+
+
+class CheckoutOut(BaseModel):
+    url: str
