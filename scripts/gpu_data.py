@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fst.resources import assets_dir  # noqa: E402
+from fst.resources import assets_dir
 
 LAST_KEPT_CONV = 28  # features.28 = conv5_1 of VGG-19
 CUT_VGG = "vgg19_to_conv5_1_fp16.safetensors"
@@ -54,7 +54,8 @@ def pack(into: Path, photos: int | None) -> None:
     # `pip wheel` also builds antlr4's pure-Python wheel from its sdist (PyPI has no wheel of 4.9.3).
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), *WHEELS], check=True)
     size = sum(p.stat().st_size for p in into.rglob("*") if p.is_file())
-    print(f"packed {into}: {len(sources[:photos])} photos, VGG to conv5_1, {len(WHEELS)} wheels, {size / 2**20:.1f} MiB")
+    count = len(sources[:photos])
+    print(f"packed {into}: {count} photos, VGG to conv5_1, {len(WHEELS)} wheels, {size / 2**20:.1f} MiB")
 
 
 def unpack(into: Path) -> Path:
