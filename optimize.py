@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from fst.config import register_resolvers, user_errors
 from fst.io.images import ImageReadError
-from fst.losses.vgg import VGGWeightsError
+from fst.models.vgg import VGGWeightsError
 from fst.optimize.masks import MaskError
 from fst.optimize.pipeline import run
 

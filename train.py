@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from fst.checkpoint import CheckpointError
 from fst.config import register_resolvers, user_errors
 from fst.io.images import ImageReadError
-from fst.losses.vgg import VGGWeightsError
+from fst.models.vgg import VGGWeightsError
 
 register_resolvers()
 

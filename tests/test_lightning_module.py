@@ -6,8 +6,8 @@ import torch
 
 from fst.lightning_module import StyleTransferModule
 from fst.losses.perceptual import PerceptualLoss
-from fst.losses.vgg import VGGFeatures
 from fst.models.transformer import TransformerNet
+from fst.models.vgg import VGGFeatures
 from tests.conftest import random_photo
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from fst.losses.vgg import VGGFeatures, VGGWeightsError, layer_names
+from fst.models.vgg import VGGFeatures, VGGWeightsError, layer_names
 
 
 def test_layer_names_follow_the_paper() -> None:
