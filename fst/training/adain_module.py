@@ -9,9 +9,9 @@ import torch
 from torchvision.utils import make_grid
 
 from fst.checkpoint import load_adain
-from fst.lightning_module import StyleTransferModule
 from fst.losses.adain import AdaINLoss
 from fst.models.adain import ENCODER_LAYER, AdaINModel, adaptive_instance_norm, stats_of
+from fst.training.style_module import StyleTransferModule
 
 
 class AdaINModule(L.LightningModule):

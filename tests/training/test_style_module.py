@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
-from fst.lightning_module import StyleTransferModule
 from fst.losses.perceptual import PerceptualLoss
 from fst.models.transformer import TransformerNet
 from fst.models.vgg import VGGFeatures
+from fst.training.style_module import StyleTransferModule
 from tests.conftest import random_photo
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from fst.checkpoint import export
-from fst.lightning_adain import AdaINModule
 from fst.losses.adain import AdaINLoss
 from fst.models.adain import AdaINModel
+from fst.training.adain_module import AdaINModule
 from tests.conftest import tiny_adain
 
 
