@@ -15,7 +15,7 @@ from fst.optimize.pipeline import run
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="optimize")
+@hydra.main(version_base="1.3", config_path="fst/conf", config_name="optimize")
 def main(cfg: DictConfig) -> None:
     # A bad file or setting is one line on stderr and exit status 2, not a traceback.
     with user_errors(ImageReadError, MaskError, VGGWeightsError, FileNotFoundError):

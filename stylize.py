@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from fst.resources import demo_dir
 from fst.stylize.pipeline import StylizeOptions, list_styles, run
 
-DEMO = {"inputs": "data/demo", "style": "starry_night", "out": "outputs/demo"}  # a shipped style, by name
+DEMO = {"inputs": str(demo_dir()), "style": "starry_night", "out": "outputs/demo"}  # a shipped style, by name
 
 
 def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:

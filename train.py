@@ -15,7 +15,7 @@ from fst.models.vgg import VGGWeightsError
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="fst/conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     with user_errors(VGGWeightsError, ImageReadError, CheckpointError, FileNotFoundError):
         fit(cfg)

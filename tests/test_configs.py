@@ -10,11 +10,12 @@ from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
 from fst.checkpoint import export
-from fst.config import REPO_ROOT, register_resolvers
+from fst.config import register_resolvers
 from fst.models.transformer import TransformerNet
+from fst.resources import config_dir
 
 register_resolvers()
-CONF = REPO_ROOT / "conf"
+CONF = config_dir()
 MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings", "six_paintings_bold"]
 ARBITRARY = "adain"  # arbitrary style transfer: its own experiment, model, loss (tested below)
 EXPERIMENTS = sorted(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from fst import resources
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +32,7 @@ class Settings:
     queue_url: str = ""  # empty: Huey's SQLite queue in the data dir; redis://... at scale
     workers: int = 1  # embedded queue consumers in `serve.py`; 0 runs the web process only
     secret_key: str = ""  # empty: generated once and kept in <data_dir>/secret_key
-    checkpoints_dir: Path = REPO / "checkpoints"
+    checkpoints_dir: Path = field(default_factory=resources.checkpoints_dir)  # $FST_CHECKPOINTS or shipped
     paintings_dir: Path = REPO.parent / "shared" / "assets" / "paintings"
     secure_cookies: bool = False  # set behind HTTPS: the session cookie gets `Secure`
     free_credits: int = 5

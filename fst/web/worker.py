@@ -27,6 +27,7 @@ from fst.device import resolve_device, resolve_precision
 from fst.io.images import ImageReadError, load_tensor, read_image, save_image_atomic
 from fst.models.adain import AdaINModel
 from fst.models.transformer import TransformerNet
+from fst.resources import demo_dir
 from fst.stylize import compiled
 from fst.stylize.arbitrary import ArbitraryStylizer, styled
 from fst.stylize.loading import load_stylizer
@@ -34,11 +35,11 @@ from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer
 from fst.web import jobs, styles
 from fst.web.queue import JobQueue, set_handler
-from fst.web.settings import REPO, Settings
+from fst.web.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PREVIEW_PHOTO = REPO / "data" / "demo" / "chelsea.jpg"
+PREVIEW_PHOTO = demo_dir() / "chelsea.jpg"
 PREVIEW_SIZE = 192
 
 

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import create_engine, text
 
+from fst.resources import checkpoints_dir
 from fst.web.app import create_app
-from fst.web.settings import REPO, Settings
+from fst.web.settings import Settings
 
 POSTGRES_URL = os.environ.get("FST_TEST_DATABASE_URL", "")
 WEBHOOK_SECRET = "whsec_test_only_not_a_real_secret"
@@ -49,7 +50,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         workers=1,
         secret_key="test-secret-key",
-        checkpoints_dir=REPO / "checkpoints",
+        checkpoints_dir=checkpoints_dir(),
         paintings_dir=tmp_path / "no-paintings",
         free_credits=3,
         stripe_secret_key="sk_test_not_used_offline",

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from fst.checkpoint import export
-from fst.web.settings import REPO, Settings
+from fst.resources import checkpoints_dir
+from fst.web.settings import Settings
 from tests.conftest import random_photo, tiny_adain
 from tests.web.conftest import image_bytes, make_client, register, wait_job
 
@@ -21,7 +22,7 @@ from tests.web.conftest import image_bytes, make_client, register, wait_job
 def arbitrary_client(settings: Settings, tmp_path: Path) -> TestClient:
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", checkpoints)
+    shutil.copy(checkpoints_dir() / "six_paintings.safetensors", checkpoints)
     export(tiny_adain(seed=1), checkpoints / "adain.safetensors", {"name": "adain"})
     paintings = tmp_path / "paintings"
     paintings.mkdir()

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fst.resources import demo_dir
 from fst.web.app import create_app
-from fst.web.settings import REPO, Settings
+from fst.web.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -64,7 +65,7 @@ def shots(tmp_path) -> Path:
 
 def photo(tmp_path: Path) -> Path:
     path = tmp_path / "holiday photo.jpg"
-    with Image.open(REPO / "data" / "demo" / "chelsea.jpg") as image:
+    with Image.open(demo_dir() / "chelsea.jpg") as image:
         image.convert("RGB").resize((240, 160)).save(path, quality=90)
     return path
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from PIL import Image
 
-from fst.web.settings import REPO
+from fst.resources import checkpoints_dir
 from tests.web.conftest import image_bytes, make_client, register, submit, wait_job
 
 
@@ -112,7 +112,7 @@ def test_style_image_is_unavailable_without_the_arbitrary_model(settings, tmp_pa
     # A deployment whose checkpoints folder lacks adain.safetensors (the repo's ships it).
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", checkpoints)
+    shutil.copy(checkpoints_dir() / "six_paintings.safetensors", checkpoints)
     with make_client(replace(settings, checkpoints_dir=checkpoints)) as client:
         _check_style_image_unavailable(client)
 

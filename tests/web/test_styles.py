@@ -11,13 +11,13 @@ from safetensors.torch import save_file
 from fst.checkpoint import export
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
+from fst.resources import checkpoints_dir
 from fst.stylize.loading import load_stylizer
 from fst.web import styles
-from fst.web.settings import REPO
 
 
 def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> None:
-    shutil.copy(REPO / "checkpoints" / "six_paintings.safetensors", tmp_path)
+    shutil.copy(checkpoints_dir() / "six_paintings.safetensors", tmp_path)
     six = [
         "composition_vii",
         "starry_night",
