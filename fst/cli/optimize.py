@@ -1,4 +1,8 @@
-"""Gatys/Luan optimisation: `python optimize.py run.content=PATH run.styles=[PATH] [key=value ...]`."""
+"""Gatys/Luan optimisation: `fst-optimize run.content=PATH run.styles=[PATH] [key=value ...]` (or `python optimize.py`).
+
+The configs ship in the package (`fst/conf/optimize.yaml`); override values on the command line or
+add a config dir of your own with `--config-dir DIR` (see `fst.cli.train`).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,12 @@ from fst.io.images import ImageReadError
 from fst.models.vgg import VGGWeightsError
 from fst.optimize.masks import MaskError
 from fst.optimize.pipeline import run
+from fst.resources import config_dir
 
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="fst/conf", config_name="optimize")
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="optimize")
 def main(cfg: DictConfig) -> None:
     # A bad file or setting is one line on stderr and exit status 2, not a traceback.
     with user_errors(ImageReadError, MaskError, VGGWeightsError, FileNotFoundError):

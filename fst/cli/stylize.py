@@ -1,4 +1,4 @@
-"""Stylize images: `python stylize.py [INPUTS] [-c CKPT ...] [-o OUT]`; no arguments runs the demo."""
+"""Stylize images: `fst-stylize [INPUTS] [-c CKPT ...] [-o OUT]` (or `python stylize.py`); none: the demo."""
 
 from __future__ import annotations
 

@@ -1,4 +1,15 @@
-"""Train a style: `python train.py experiment=<style> [trainer=gpu] [key=value ...]` (see README)."""
+"""Train a style: `fst-train experiment=<style> [trainer=gpu] [key=value ...]` (or `python train.py ...`).
+
+Read top to bottom, `fit` shows how the project fits together: data, net, loss, module, trainer.
+
+The configs ship in the package (`fst/conf`, `fst.resources.config_dir()`); yours go around them:
+
+- any value on the command line: `fst-train experiment=udnie data.batch_size=8 paths.assets=/data/assets`;
+- a config dir of your own, searched before the package's, so a file of the same name replaces it:
+  `fst-train --config-dir ~/fst-conf experiment=my_style` reads `~/fst-conf/experiment/my_style.yaml`
+  (or put `hydra.searchpath: [file:///abs/dir]` in a config);
+- the config as composed, without training: `fst-train experiment=udnie --cfg job`.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +22,13 @@ from fst.checkpoint import CheckpointError
 from fst.config import register_resolvers, user_errors
 from fst.io.images import ImageReadError
 from fst.models.vgg import VGGWeightsError
+from fst.resources import config_dir
 
 register_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path="fst/conf", config_name="train")
+# An absolute path: the same configs whichever script, console script or `python -m` starts the run.
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> None:
     with user_errors(VGGWeightsError, ImageReadError, CheckpointError, FileNotFoundError):
         fit(cfg)

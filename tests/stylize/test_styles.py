@@ -113,7 +113,7 @@ def test_list_styles_prints_every_shipped_style_with_its_file() -> None:
 
 
 def test_the_demo_runs_the_shipped_style_starry_night_into_outputs_demo_itself() -> None:
-    import stylize  # the entry point at the repo root
+    from fst.cli import stylize  # what stylize.py and fst-stylize run
 
     options = stylize.parse_args([])
     assert (options.inputs, options.out_dir, options.checkpoints) == (str(demo_dir()), Path("outputs/demo"), [])
