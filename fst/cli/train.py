@@ -5,9 +5,9 @@ Read top to bottom, `fit` shows how the project fits together: data, net, loss, 
 The configs ship in the package (`fst/conf`, `fst.resources.config_dir()`); yours go around them:
 
 - any value on the command line: `fst-train experiment=udnie data.batch_size=8 paths.assets=/data/assets`;
-- a config dir of your own, searched before the package's, so a file of the same name replaces it:
+- a config dir of your own, whose files join the package's groups:
   `fst-train --config-dir ~/fst-conf experiment=my_style` reads `~/fst-conf/experiment/my_style.yaml`
-  (or put `hydra.searchpath: [file:///abs/dir]` in a config);
+  (Hydra searches it after the package's, so a shipped name still wins: give yours new names);
 - the config as composed, without training: `fst-train experiment=udnie --cfg job`.
 """
 
