@@ -34,6 +34,7 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("build")
     source = root / "source"
+    # Offline: --no-build-isolation uses the dev env's setuptools (the dev extra pins >=77).
     # Build from a copy of what a wheel is made of: an in-tree build would leave build/ and
     # fst.egg-info in the checkout.
     source.mkdir()
