@@ -1,27 +1,6 @@
-"""Gatys/Luan optimisation: `python optimize.py run.content=PATH run.styles=[PATH] [key=value ...]`."""
+"""Gatys/Luan optimisation: `python optimize.py run.content=PATH [key=value ...]`, the same as `fst-optimize`."""
 
-from __future__ import annotations
-
-import hydra
-from hydra.utils import instantiate
-from omegaconf import DictConfig
-
-from fst.config import register_resolvers, user_errors
-from fst.io.images import ImageReadError
-from fst.losses.vgg import VGGWeightsError
-from fst.optimize.masks import MaskError
-from fst.optimize.pipeline import run
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="optimize")
-def main(cfg: DictConfig) -> None:
-    # A bad file or setting is one line on stderr and exit status 2, not a traceback.
-    with user_errors(ImageReadError, MaskError, VGGWeightsError, FileNotFoundError):
-        job = instantiate(cfg.run, _convert_="all")
-        run(job, instantiate(cfg.loss, _convert_="all"), instantiate(cfg.pixel_optimizer, _convert_="all"))
-
+from fst.cli.optimize import main
 
 if __name__ == "__main__":
     main()

@@ -25,8 +25,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from fst.resources import checkpoints_dir, demo_dir
+
 REPO = Path(__file__).resolve().parents[1]
-PHOTO = REPO / "data" / "demo" / "astronaut.jpg"
+PHOTO = demo_dir() / "astronaut.jpg"
 
 
 def make_folder(folder: Path, photo: Path, long_side: int, count: int) -> Path:
@@ -47,7 +49,7 @@ def timed(command: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style-image", type=Path, required=True)
-    parser.add_argument("-c", "--checkpoint", type=Path, default=REPO / "checkpoints" / "adain.safetensors")
+    parser.add_argument("-c", "--checkpoint", type=Path, default=checkpoints_dir() / "adain.safetensors")
     parser.add_argument("--photo", type=Path, default=PHOTO)
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
     parser.add_argument("--count", type=int, default=3)

@@ -1,6 +1,6 @@
 """The whole stylize job, as a user runs it, against a plain loop: every row one process, one run.
 
-    python benchmarks/stylize_job.py                     # 16 JPEGs of 1024x1024 made from data/demo
+    python benchmarks/stylize_job.py                     # 16 JPEGs of 1024x1024 made from the demo photos
     python benchmarks/stylize_job.py PHOTOS_DIR          # any folder of yours
     python benchmarks/stylize_job.py --mixed             # 12 JPEGs of 5 sizes around 1024 px
     python benchmarks/stylize_job.py --style udnie       # another style of the shipped multi-style file
@@ -33,8 +33,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fst.resources import checkpoints_dir, demo_dir
+
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "data" / "demo"
+DEMO = demo_dir()
 MIXED_SIZES = [(1024, 768), (768, 1024), (1080, 810), (1024, 683), (1000, 1000)]
 
 
@@ -100,8 +102,8 @@ def load_seconds(checkpoint: Path, style: str, cache: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photos", nargs="?", type=Path, help="a folder of JPEGs (default: made from data/demo)")
-    parser.add_argument("--checkpoint", type=Path, default=REPO / "checkpoints" / "six_paintings.safetensors")
+    parser.add_argument("photos", nargs="?", type=Path, help="a folder of JPEGs (default: made from the demo photos)")
+    parser.add_argument("--checkpoint", type=Path, default=checkpoints_dir() / "six_paintings.safetensors")
     parser.add_argument("--style", default="starry_night", help="a style --checkpoint and --plain-checkpoint hold")
     parser.add_argument(
         "--plain-checkpoint", type=Path, help="the plain loop's net (default: --checkpoint); e.g. full width vs half"

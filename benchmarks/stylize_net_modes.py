@@ -20,6 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from fst.device import resolve_precision
+from fst.resources import checkpoints_dir
 from fst.stylize import compiled
 from fst.stylize.loading import load_stylizer
 
@@ -41,7 +42,7 @@ def matmul_peak(dtype: torch.dtype, side: int = 4096) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/six_paintings.safetensors"))
+    parser.add_argument("--checkpoint", type=Path, default=checkpoints_dir() / "six_paintings.safetensors")
     parser.add_argument("--style", default="starry_night", help="the style of --checkpoint to run")
     parser.add_argument("--sizes", nargs="+", default=["1024x1024", "768x512", "1536x1024"], help="WxH")
     parser.add_argument("--repeats", type=int, default=3)

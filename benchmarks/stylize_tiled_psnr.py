@@ -2,7 +2,7 @@
 
     python benchmarks/stylize_tiled_psnr.py --image ../shared/assets/content/tubingen.jpg --out /tmp/tiled
     python benchmarks/stylize_tiled_psnr.py --image photo.jpg --style-image painting.jpg --size 2048 1536 \
-        --tile-size 1024 -c checkpoints/adain.safetensors      # the arbitrary-style model
+        --tile-size 1024 -c fst/checkpoints/adain.safetensors      # the arbitrary-style model
 
 Writes untiled.png, tiled.png and a x8 difference image to --out so the seams can be looked at.
 """
@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from fst.io.images import load_rgb, pil_to_tensor, tensor_to_pil
+from fst.resources import checkpoints_dir
 from fst.stylize import arbitrary
 from fst.stylize.loading import load_stylizer
 from fst.stylize.options import StylizeOptions
@@ -45,7 +46,7 @@ def adain_runs(checkpoint: Path, style_image: Path, style_size: int, wct: float)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "-c", "--checkpoint", type=Path, default=None, help="default: checkpoints/six_paintings.safetensors, or adain"
+        "-c", "--checkpoint", type=Path, default=None, help="default: the shipped six_paintings.safetensors, or adain"
     )
     parser.add_argument("--style", default="starry_night", help="the style of the style net to run")
     parser.add_argument("--style-image", type=Path, default=None, help="measure the AdaIN model with this style")
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.style_image is None:
-        checkpoint = args.checkpoint or Path("checkpoints/six_paintings.safetensors")
+        checkpoint = args.checkpoint or checkpoints_dir() / "six_paintings.safetensors"
         untiled_run, tiled_run = style_net_runs(checkpoint, args.style)
     else:
         checkpoint = args.checkpoint or arbitrary.DEFAULT_MODEL

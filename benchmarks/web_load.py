@@ -39,6 +39,8 @@ import httpx
 from PIL import Image
 from sqlalchemy import create_engine, text
 
+from fst.resources import demo_dir
+
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "load test password"
 
@@ -112,7 +114,7 @@ class Service:
 
 def photo_bytes(size: int) -> bytes:
     buffer = io.BytesIO()
-    with Image.open(REPO / "data" / "demo" / "chelsea.jpg") as image:
+    with Image.open(demo_dir() / "chelsea.jpg") as image:
         image.convert("RGB").resize((size, size * image.height // image.width)).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
 

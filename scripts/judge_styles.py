@@ -20,15 +20,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fst.config import REPO_ROOT
+from fst.resources import assets_dir, demo_dir
 from fst.stylize.pipeline import StylizeOptions, run
 from fst.zoo import mix_name, parse_mix
 
-ASSETS = REPO_ROOT.parent / "shared" / "assets"
-TOOLS = REPO_ROOT.parent / "shared" / "tools"
+REPO = Path(__file__).resolve().parents[1]  # a checkout: this script is a project tool, not package code
+ASSETS = assets_dir() or REPO.parent / "shared" / "assets"
+TOOLS = REPO.parent / "shared" / "tools"
 JUDGE = TOOLS / "quality.py"
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-DEFAULT_PHOTOS = [ASSETS / "content", REPO_ROOT / "data" / "demo"]
+DEFAULT_PHOTOS = [ASSETS / "content", demo_dir()]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 

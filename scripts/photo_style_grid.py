@@ -3,7 +3,7 @@
     python scripts/photo_style_grid.py [--pairs 1 21 30] [--image-size 256] [--iterations 150]
         [--photorealism-weights 0 1e8] [--output outputs/photo_style_grid.png] [key=value ...]
 
-Each cell is `python optimize.py preset=photorealistic` (loss, L-BFGS, paths from conf/) on one
+Each cell is `python optimize.py preset=photorealistic` (loss, L-BFGS, paths from fst/conf/) on one
 pair; trailing `key=value` arguments are further Hydra overrides. Columns: content | style | one
 result per photorealism weight (0: semantic masks only). Every result and its losses JSON is also
 written next to the grid (`<output stem>/in<N>_pr<weight>.png`).
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--photorealism-weights", type=float, nargs="+", default=[0.0, 1e8])
     parser.add_argument("--output", default="outputs/photo_style_grid.png")
     parser.add_argument("--reuse", action="store_true", help="load results already written instead of rerunning")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/optimize.yaml")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of fst/conf/optimize.yaml")
     args = parser.parse_args()
 
     root = Path(compose_config("optimize").paths.assets) / "photo_style"

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export FST_RUNS="${FST_RUNS:-runs}" FST_RUN_ID=bold
 last="$FST_RUNS/six_paintings/bold/checkpoints/last.ckpt"
-init="${FST_BOLD_INIT:-checkpoints/six_paintings.safetensors}"
+init="${FST_BOLD_INIT:-fst/checkpoints/six_paintings.safetensors}"
 if [ -f "$last" ]; then
   echo "[train_bold] resuming from $last"
   exec .venv/bin/python train.py experiment=six_paintings_bold schedule=cpu ckpt_path="$last" "$@"

@@ -10,7 +10,7 @@ from PIL import Image
 
 from fst.config import compose_config
 
-# Where the project's configs say the assets and the VGG file are (conf/paths/default.yaml).
+# Where the project's configs say the assets and the VGG file are (fst/conf/paths/default.yaml).
 _PATHS = compose_config("train").paths
 ASSETS = Path(_PATHS.assets)
 VGG_FILE = Path(_PATHS.vgg_weights)

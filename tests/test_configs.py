@@ -10,11 +10,12 @@ from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
 from fst.checkpoint import export
-from fst.config import REPO_ROOT, register_resolvers
+from fst.config import register_resolvers
 from fst.models.transformer import TransformerNet
+from fst.resources import config_dir
 
 register_resolvers()
-CONF = REPO_ROOT / "conf"
+CONF = config_dir()
 MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings", "six_paintings_bold"]
 ARBITRARY = "adain"  # arbitrary style transfer: its own experiment, model, loss (tested below)
 EXPERIMENTS = sorted(
@@ -60,7 +61,7 @@ def test_experiment_presets_take_effect(experiment: str, tmp_path: Path, monkeyp
     assert cfg.style == experiment
     assert Path(cfg.style_image).name == f"{experiment}.jpg"
     assert cfg.module.style_image == cfg.style_image
-    assert cfg.module.style_name == experiment  # names <style>.safetensors (fst/callbacks.py)
+    assert cfg.module.style_name == experiment  # names <style>.safetensors (fst/training/callbacks.py)
     assert Path(cfg.hydra.run.dir).parts[-2:] == (experiment, "preset-test")
     instantiate(cfg.model, _convert_="all")
 
@@ -139,9 +140,9 @@ def test_adain_experiment_builds_its_parts(
     schedule: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fst.data.datamodule import ContentStyleDataModule
-    from fst.lightning_adain import AdaINModule
     from fst.losses.adain import AdaINLoss
     from fst.models.adain import AdaINModel
+    from fst.training.adain_module import AdaINModule
 
     monkeypatch.setenv("FST_RUN_ID", "adain-test")
     chosen = [f"schedule={schedule}"] if schedule else []  # None: the preset's default, the CPU schedule

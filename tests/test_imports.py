@@ -1,17 +1,18 @@
-"""The package's import graph has no cycles (a cycle once forced a function-level import)."""
+"""The package's import graph: no cycles between modules nor between subpackages, and the layers
+point one way (`fst.models` knows nothing of `fst.losses`)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from fst.config import REPO_ROOT
+import fst
 
-PACKAGE = REPO_ROOT / "fst"
+PACKAGE = Path(fst.__file__).resolve().parent
 
 
 def module_name(path: Path) -> str:
-    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -29,6 +30,20 @@ def import_graph() -> dict[str, set[str]]:
                 imported |= {f"{node.module}.{alias.name}" for alias in node.names}
         graph[name] = {m for m in imported if m in modules and m != name and m != "fst"}
     return graph
+
+
+def area(module: str) -> str:
+    """`fst.models.vgg` -> `fst.models`; a top-level module (`fst.checkpoint`) is its own area."""
+    return ".".join(module.split(".")[:2])
+
+
+def area_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph folded onto subpackages: `fst.models` -> the areas its modules import."""
+    folded: dict[str, set[str]] = {}
+    for module, imported in graph.items():
+        folded.setdefault(area(module), set())
+        folded[area(module)] |= {area(m) for m in imported} - {area(module)}
+    return folded
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -58,7 +73,26 @@ def test_find_cycle_finds_one() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+def test_area_graph_folds_modules_onto_subpackages() -> None:
+    # Two module-level edges that form no module cycle still make a subpackage cycle.
+    graph = {"fst.models.adain": {"fst.losses.vgg"}, "fst.losses.adain": {"fst.models.adain"}, "fst.losses.vgg": set()}
+    assert find_cycle(graph) is None
+    assert find_cycle(area_graph(graph)) == ["fst.losses", "fst.models", "fst.losses"]
+
+
 def test_fst_has_no_import_cycle() -> None:
     graph = import_graph()
     assert graph.get("fst.losses.perceptual")
     assert find_cycle(graph) is None, find_cycle(graph)
+
+
+def test_fst_subpackages_have_no_import_cycle() -> None:
+    areas = area_graph(import_graph())
+    assert "fst.models" in areas["fst.losses"]  # the graph is really read
+    assert find_cycle(areas) is None, find_cycle(areas)
+
+
+def test_models_do_not_import_losses() -> None:
+    # The VGG encoder is a model (AdaIN's encoder too); losses use models, never the reverse.
+    offenders = {m: sorted(i for i in imported if area(i) == "fst.losses") for m, imported in import_graph().items()}
+    assert not {m: i for m, i in offenders.items() if area(m) == "fst.models" and i}

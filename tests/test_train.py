@@ -15,16 +15,17 @@ import torch
 from safetensors.torch import load_file
 
 from fst.checkpoint import load_net
-from fst.config import REPO_ROOT
 from tests.conftest import random_photo
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def train_command(runs: Path, photos: Path, style: Path, vgg: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
-        str(REPO_ROOT / "train.py"),
+        str(REPO / "train.py"),
         f"paths.runs={runs}",
         f"paths.train_dir={photos}",
         f"paths.vgg_weights={vgg}",

@@ -14,17 +14,18 @@ import torch
 from safetensors.torch import load_file
 
 from fst.checkpoint import load_adain
-from fst.config import REPO_ROOT
 from tests.conftest import random_photo
 from tests.test_train import environment
 
 pytestmark = pytest.mark.slow
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def adain_command(runs: Path, photos: Path, styles: Path, vgg: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
-        str(REPO_ROOT / "train.py"),
+        str(REPO / "train.py"),
         "experiment=adain",
         f"paths.runs={runs}",
         f"paths.train_dir={photos}",

@@ -16,7 +16,7 @@ from torch import nn
 
 from fst.losses.targets import GramTarget, RegionGramTarget, StyleTarget
 from fst.losses.terms import content_loss, total_variation
-from fst.losses.vgg import VGGFeatures
+from fst.models.vgg import VGGFeatures
 from fst.resize import resize_long_side
 
 ContentTarget = dict[str, torch.Tensor]  # content-layer activations of one fixed image

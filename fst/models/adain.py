@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fst.losses.vgg import VGGFeatures
 from fst.models.transformer import pad_to
+from fst.models.vgg import VGGFeatures
 
 ENCODER_LAYER = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")

@@ -1,6 +1,6 @@
 """One Gatys/Luan job from files to files: read, build the objective, optimise, write.
 
-`optimize.py` instantiates an `OptimizeJob` from `conf/optimize.yaml`'s `run` and calls `run`;
+`optimize.py` instantiates an `OptimizeJob` from `fst/conf/optimize.yaml`'s `run` and calls `run`;
 everything about images and tensors between reading and writing lives here, one step a function.
 """
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class OptimizeJob:
-    """One optimisation job, as `conf/optimize.yaml`'s `run` describes it.
+    """One optimisation job, as `fst/conf/optimize.yaml`'s `run` describes it.
 
     Args:
         styles: style image paths; `style_blend` gives one weight each (None: equal).

@@ -24,7 +24,7 @@ from fst.io.images import load_tensor, save_image_atomic, tensor_to_pil
 from fst.losses.perceptual import PerceptualLoss
 from fst.optimize.gatys import Objective, initial_image, optimize_pixels
 
-# The paper's setting: conf/loss/gatys_vgg19.yaml (layers, Caffe VGG-19) with average pooling.
+# The paper's setting: fst/conf/loss/gatys_vgg19.yaml (layers, Caffe VGG-19) with average pooling.
 SETTINGS = ["loss=gatys_vgg19", "loss.vgg.pooling=avg", "pixel_optimizer=lbfgs"]
 
 

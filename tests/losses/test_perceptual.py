@@ -3,7 +3,7 @@ import torch
 
 from fst.losses.perceptual import PerceptualLoss
 from fst.losses.terms import gram_matrix, total_variation
-from fst.losses.vgg import VGGFeatures
+from fst.models.vgg import VGGFeatures
 from fst.resize import resize
 
 

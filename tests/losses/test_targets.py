@@ -3,7 +3,7 @@ import torch
 
 from fst.losses.perceptual import PerceptualLoss
 from fst.losses.targets import masks_at
-from fst.losses.vgg import VGGFeatures
+from fst.models.vgg import VGGFeatures
 
 
 @pytest.fixture

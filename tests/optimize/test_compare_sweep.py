@@ -4,9 +4,9 @@ from hydra.utils import instantiate
 from fst.checkpoint import export
 from fst.config import compose_config
 from fst.losses.perceptual import PerceptualLoss
-from fst.losses.vgg import VGGFeatures
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
+from fst.models.vgg import VGGFeatures
 from fst.optimize.compare import iterations_to_match, main
 from fst.optimize.sweep import SETTINGS, gatys_weights
 from tests.conftest import random_photo

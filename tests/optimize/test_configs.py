@@ -10,16 +10,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from fst.config import REPO_ROOT, register_resolvers
+from fst.config import register_resolvers
 from fst.losses.perceptual import PerceptualLoss
 from fst.optimize.pipeline import OptimizeJob, run
+from fst.resources import config_dir
 
 register_resolvers()
 
 
 def compose_optimize(overrides: list[str]) -> DictConfig:
     GlobalHydra.instance().clear()
-    with initialize_config_dir(str(REPO_ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
         cfg = compose("optimize", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = "/tmp/unused"  # run.output is ${hydra:runtime.output_dir}/...

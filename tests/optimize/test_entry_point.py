@@ -2,10 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from fst.config import REPO_ROOT
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -17,7 +18,7 @@ from fst.config import REPO_ROOT
 )
 def test_bad_input_is_one_line(override: str, message: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "optimize.py"), override, "run.iterations=1", "run.image_size=32"],
+        [sys.executable, str(REPO / "optimize.py"), override, "run.iterations=1", "run.image_size=32"],
         capture_output=True,
         text=True,
         timeout=300,

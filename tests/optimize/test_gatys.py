@@ -11,7 +11,7 @@ from PIL import Image
 from fst.config import compose_config
 from fst.io.images import ImageReadError
 from fst.losses.perceptual import PerceptualLoss
-from fst.losses.vgg import VGGFeatures
+from fst.models.vgg import VGGFeatures
 from fst.optimize.gatys import Objective, OptimizerFactory, initial_image, optimize_pixels
 from fst.optimize.masks import MaskError
 from fst.optimize.matting import PhotorealismLoss

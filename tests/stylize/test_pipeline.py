@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fst.resources import demo_dir
 from fst.stylize.pipeline import StylizeOptions, run
 
 from .helpers import noise_image
@@ -124,7 +125,7 @@ def test_two_processes_cover_the_folder_once(tmp_path: Path, tiny_checkpoint: Pa
 
 @pytest.mark.slow
 def test_demo_defaults_on_real_images(tmp_path: Path, tiny_checkpoint: Path) -> None:
-    command = [sys.executable, str(REPO / "stylize.py"), str(REPO / "data" / "demo"), "-c", str(tiny_checkpoint)]
+    command = [sys.executable, str(REPO / "stylize.py"), str(demo_dir()), "-c", str(tiny_checkpoint)]
     result = subprocess.run(
         [*command, "-o", str(tmp_path), "--no-progress"], capture_output=True, text=True, timeout=300
     )

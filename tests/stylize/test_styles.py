@@ -14,6 +14,7 @@ from PIL import Image
 from fst import zoo
 from fst.checkpoint import export
 from fst.models.multistyle import MultiStyleNet
+from fst.resources import demo_dir
 from fst.stylize import inputs
 from fst.stylize.pipeline import StylizeOptions, run
 
@@ -112,11 +113,11 @@ def test_list_styles_prints_every_shipped_style_with_its_file() -> None:
 
 
 def test_the_demo_runs_the_shipped_style_starry_night_into_outputs_demo_itself() -> None:
-    import stylize  # the entry point at the repo root
+    from fst.cli import stylize  # what stylize.py and fst-stylize run
 
     options = stylize.parse_args([])
-    assert (options.inputs, options.out_dir, options.checkpoints) == ("data/demo", Path("outputs/demo"), [])
+    assert (options.inputs, options.out_dir, options.checkpoints) == (str(demo_dir()), Path("outputs/demo"), [])
     ((path, mix),) = zoo.plan_styles(options.checkpoints, options.styles)  # by name: a shipped file holds it
     assert mix == {"starry_night": 1.0} and path.parent == zoo.CHECKPOINT_DIR
-    jobs = inputs.plan_jobs(REPO / options.inputs, REPO / options.out_dir, list(mix))
+    jobs = inputs.plan_jobs(Path(options.inputs), REPO / options.out_dir, list(mix))
     assert jobs and all(job.target.parent == REPO / options.out_dir for job in jobs)  # one style: no subfolder

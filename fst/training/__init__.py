@@ -1,0 +1,1 @@
+"""Training: the Lightning modules (one step, logging, optimizers) and their callbacks."""

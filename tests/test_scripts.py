@@ -1,0 +1,115 @@
+"""Every script and benchmark answers `--help`, and the cheap ones do a tiny real run.
+
+No tiny run, and why:
+
+- `scripts/judge_styles.py`, `scripts/judge_adain.py`: their work is the external judge
+  `../shared/tools/quality.py` (real VGG-19 on every photo and painting pair, outside the project),
+  minutes per call.
+- `benchmarks/adain_speed.py`, `benchmarks/stylize_job.py`, `benchmarks/stylize_net_modes.py`: each
+  builds the compiled package (`fst.stylize.compiled`) before timing, minutes on a small CPU, and
+  adain_speed also runs the peer tool.
+- `benchmarks/web_load.py`: its tiny run is `tests/web/test_load.py`.
+
+The runs use this checkout's `fst` (PYTHONPATH), not whatever copy the interpreter has installed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import random_photo
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted([*REPO.glob("scripts/*.py"), *REPO.glob("benchmarks/*.py")])
+
+
+def run_script(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_every_script_and_benchmark_is_covered() -> None:
+    assert len(SCRIPTS) >= 11  # the globs really find them (5 scripts, 6 benchmarks today)
+
+
+@pytest.mark.parametrize("script", [str(path.relative_to(REPO)) for path in SCRIPTS])
+def test_help(script: str) -> None:
+    result = run_script(script, "--help", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:")
+
+
+def test_contact_sheet(tmp_path: Path) -> None:
+    photos, outputs = tmp_path / "photos", tmp_path / "outputs"
+    for folder in (photos, outputs / "udnie", outputs / "the_scream"):
+        folder.mkdir(parents=True)
+        for seed, name in enumerate(("a.jpg", "b.jpg")):
+            random_photo(40, 30, seed=seed).save(folder / name)
+    sheet = tmp_path / "sheet.png"
+    result = run_script("scripts/contact_sheet.py", str(photos), str(outputs), str(sheet), "--cell", "32")
+    assert result.returncode == 0, result.stderr
+    with Image.open(sheet) as image:
+        assert image.width >= 3 * 32 and image.height >= 2 * 32  # photo + 2 styles, 2 rows
+
+
+def test_tb_summary(tmp_path: Path) -> None:
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    run_dir = tmp_path / "run"
+    writer = SummaryWriter(str(run_dir / "tensorboard"))
+    for step in range(4):
+        writer.add_scalar("train/content", 10.0 / (step + 1), step)
+        writer.add_scalar("train/style", 5.0 / (step + 1), step)
+    writer.add_image("val/stylized", torch.rand(3, 16, 16), 3)
+    writer.close()
+    out = tmp_path / "summary"
+    result = run_script("scripts/tb_summary.py", str(run_dir), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "train/content" in result.stdout and "train/style" in result.stdout
+    assert (out / "loss_curves.png").is_file() and list(out.glob("val_stylized_step*.png"))
+
+
+def test_photo_style_grid(tmp_path: Path, assets: Path) -> None:
+    output = tmp_path / "grid.png"
+    args = ["--pairs", "1", "--image-size", "32", "--iterations", "1", "--photorealism-weights", "0"]
+    result = run_script("scripts/photo_style_grid.py", *args, "--output", str(output), "loss.vgg.weights=random")
+    assert result.returncode == 0, result.stderr
+    assert output.is_file() and (tmp_path / "grid" / "in1_pr0.png").is_file()
+
+
+def test_stylize_tiled_psnr(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    random_photo(96, 64).save(photo)
+    args = ["--image", str(photo), "--size", "96", "64", "--tile-size", "64", "--overlap", "16"]
+    result = run_script("benchmarks/stylize_tiled_psnr.py", *args, "--precisions", "fp32", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "tiled vs untiled PSNR" in result.stdout
+    assert (tmp_path / "tiled_fp32.png").is_file() and (tmp_path / "untiled_fp32.png").is_file()
+
+
+def test_train_speed(tmp_path: Path, photo_folder: Path) -> None:
+    style = tmp_path / "style.jpg"
+    random_photo(48, 48, seed=9).save(style)
+    overrides = [
+        f"paths.train_dir={photo_folder}",
+        f"style_image={style}",
+        "style=tiny",
+        "trainer=cpu",
+        "loss.vgg.weights=random",
+        "model.channels=[8,16,32]",
+        "model.num_residual_blocks=1",
+        "data.num_workers=0",
+    ]
+    args = ["--batch-size", "2", "--image-size", "32", "--compile", "off", "--steps", "1", "--warmup", "1"]
+    result = run_script("benchmarks/train_speed.py", *args, *overrides)
+    assert result.returncode == 0, result.stderr
+    assert "| 2 | eager |" in result.stdout

@@ -1,0 +1,77 @@
+import copy
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from fst.losses.perceptual import PerceptualLoss
+from fst.models.transformer import TransformerNet
+from fst.models.vgg import VGGFeatures
+from fst.training.style_module import StyleTransferModule
+from tests.conftest import random_photo
+
+
+def make_module(tmp_path: Path) -> StyleTransferModule:
+    style = tmp_path / "style.png"
+    random_photo(40, 32, seed=3).save(style)
+    vgg = VGGFeatures("vgg16", weights="random", input_convention="caffe")
+    loss = PerceptualLoss(vgg, ["relu2_2"], ["relu1_2", "relu2_2"], 1.0, 1.0, 1.0)
+    return StyleTransferModule(TransformerNet((8, 16, 32), 1), loss, partial(torch.optim.Adam, lr=1e-3), str(style))
+
+
+def test_checkpoint_state_holds_only_the_transform_net(tmp_path: Path) -> None:
+    module = make_module(tmp_path)
+    keys = list(module.state_dict())
+    assert keys and all(k.startswith("net.") for k in keys)
+
+
+def test_state_dict_round_trip_restores_the_net(tmp_path: Path) -> None:
+    a, b = make_module(tmp_path), make_module(tmp_path)
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(a.net.eval()(x), b.net.eval()(x))
+
+
+def test_style_name_and_hash_default_from_the_file(tmp_path: Path) -> None:
+    module = make_module(tmp_path)
+    assert module.style_name == "style"
+    assert len(module.style_sha256) == 64
+
+
+def adam_step(module: StyleTransferModule, optimizer: torch.optim.Optimizer, grad_fill: float | None) -> None:
+    """One optimizer step in Lightning's order: the closure computes gradients, then the hook runs."""
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = sum(p.square().sum() for p in module.net.parameters())
+        loss.backward()
+        if grad_fill is not None:
+            for parameter in module.net.parameters():
+                parameter.grad.fill_(grad_fill)
+        module.on_before_optimizer_step(optimizer)
+        return loss
+
+    optimizer.step(closure)
+
+
+def test_skipped_step_leaves_weights_and_optimizer_state_unchanged(tmp_path: Path) -> None:
+    module = make_module(tmp_path)
+    module.log = lambda *args, **kwargs: None  # no trainer attached
+    optimizer = torch.optim.Adam(module.net.parameters(), lr=1e-3)
+    adam_step(module, optimizer, None)  # a real step first, so Adam has moments and a step count
+    weights = {k: v.clone() for k, v in module.net.state_dict().items()}
+    state = copy.deepcopy(optimizer.state_dict())
+
+    adam_step(module, optimizer, float("nan"))
+
+    assert module.skipped_steps == 1
+    assert all(torch.equal(weights[k], v) for k, v in module.net.state_dict().items())
+    after = optimizer.state_dict()
+    assert after["state"].keys() == state["state"].keys()
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            assert torch.equal(after["state"][index][key], value), (index, key)
+
+    adam_step(module, optimizer, None)  # and training goes on from there
+    assert module.skipped_steps == 1
+    assert not all(torch.equal(weights[k], v) for k, v in module.net.state_dict().items())
