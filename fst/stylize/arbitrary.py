@@ -27,7 +27,7 @@ from fst.models.wct import (
     covariance_transfer,
     style_colouring,
 )
-from fst.stylize.options import StylizeOptions
+from fst.stylize.options import StyleChoice, check_share
 from fst.stylize.stylizer import Stylizer
 from fst.stylize.tiling import CACHE_RAM_BYTES, Tiles, stylize_in_tiles
 
@@ -46,10 +46,8 @@ class StyledAdaIN(nn.Module):
         self, model: AdaINModel, style: ChannelStats | StyleColouring, alpha: float = 1.0, wct: float = 0.0
     ) -> None:
         super().__init__()
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"--alpha must be in [0, 1], got {alpha}")
-        if not 0.0 <= wct <= 1.0:
-            raise ValueError(f"--wct must be in [0, 1], got {wct}")
+        check_share("alpha", alpha)
+        check_share("wct", wct)
         self.uses_wct = isinstance(style, StyleColouring)
         if wct and not self.uses_wct:
             raise ValueError("a WCT share needs the style's colouring matrix (fst.models.wct.style_colouring)")
@@ -127,31 +125,23 @@ def styled(
     return StyledAdaIN(model, type(style)(*(t.clone() for t in style)), alpha, wct)
 
 
-def load(options: StylizeOptions) -> tuple[StyledAdaIN, dict]:
-    """The model of `-c` (default: the shipped one) with the run's style images encoded.
+def load(choice: StyleChoice) -> tuple[StyledAdaIN, dict]:
+    """The model of `choice.checkpoints` (default: the shipped one) with its style images encoded.
 
     Raises:
         CheckpointError: no model, or a file that is not one (one line).
         ImageReadError: a style image that cannot be read (one line naming it).
-        ValueError: weights that do not fit the style images, alpha out of range.
     """
-    if options.styles:
-        raise ValueError("--style (a trained style net) and --style-image (any image) exclude each other")
-    if len(options.checkpoints) > 1:
-        raise ValueError("--style-image takes one arbitrary-style model (-c FILE)")
-    path = Path(options.checkpoints[0]) if options.checkpoints else DEFAULT_MODEL
+    path = Path(choice.checkpoints[0]) if choice.checkpoints else DEFAULT_MODEL
     if not path.is_file() and path == DEFAULT_MODEL:
         raise CheckpointError(
             f"no arbitrary-style model is shipped yet ({path}); train one with `python train.py experiment=adain` "
-            "and pass its export: -c runs/adain/<run>/checkpoints/adain.safetensors"
+            "and pass its export (runs/adain/<run>/checkpoints/adain.safetensors) as the model"
         )
     model, metadata = load_adain(path)
-    weights = options.style_weights
-    if weights is not None and len(weights) != len(options.style_images):
-        raise ValueError(f"{len(options.style_images)} style images but {len(weights)} --style-weights")
-    images = [load_tensor(p, long_side=options.style_size)[None] for p in options.style_images]
-    net = styled(model, images, weights, options.alpha, options.wct)
-    return net, {**metadata, "name": style_name(options.style_images, weights), "format": "fst-adain"}
+    images = [load_tensor(p, long_side=choice.style_size)[None] for p in choice.style_images]
+    net = styled(model, images, choice.style_weights, choice.alpha, choice.wct)
+    return net, {**metadata, "name": style_name(choice.style_images, choice.style_weights), "format": "fst-adain"}
 
 
 class ArbitraryStylizer(Stylizer):
@@ -168,13 +158,13 @@ class ArbitraryStylizer(Stylizer):
 
     def whole_image_limit(self, compiled: bool) -> int:
         cap = self.COMPILED_MAX_PIXELS if compiled else self.EAGER_MAX_PIXELS
-        return min(self.options.max_pixels, cap)
+        return min(self.tiling.max_pixels, cap)
 
     def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
         net, (height, width) = self.net, image.shape[-2:]
         padded = net.pad(image[None])[0]  # as the untiled forward: to the stride, then the margin
         stylized = stylize_tiled(
-            net.model, net.style, padded, tile_size, self.options.overlap, net.alpha, border=net.border, wct=net.wct
+            net.model, net.style, padded, tile_size, self.tiling.overlap, net.alpha, border=net.border, wct=net.wct
         )
         return stylized[:, :height, :width]
 
