@@ -21,7 +21,7 @@ from fst.io.images import load_rgb, pil_to_tensor, tensor_to_pil
 from fst.resources import checkpoints_dir
 from fst.stylize import arbitrary
 from fst.stylize.loading import load_stylizer
-from fst.stylize.options import StylizeOptions
+from fst.stylize.options import StyleChoice
 from fst.stylize.tiling import psnr, stylize_tiled
 
 
@@ -35,9 +35,7 @@ def style_net_runs(checkpoint: Path, style: str) -> tuple[Callable, Callable]:
 def adain_runs(checkpoint: Path, style_image: Path, style_size: int, wct: float) -> tuple[Callable, Callable]:
     """(untiled, tiled) for the AdaIN model as `stylize.py --style-image` builds it (reflected margin,
     `--wct` share): tiles share the whole image's relu4_1 statistics."""
-    net, _ = arbitrary.load(
-        StylizeOptions("", Path(), [checkpoint], style_images=[style_image], style_size=style_size, wct=wct)
-    )
+    net, _ = arbitrary.load(StyleChoice([checkpoint], style_images=[style_image], style_size=style_size, wct=wct))
     return net, lambda image, tile, overlap: arbitrary.stylize_tiled(
         net.model, net.style, net.pad(image[None])[0], tile, overlap, net.alpha, border=net.border, wct=net.wct
     )[:, : image.shape[-2], : image.shape[-1]]
@@ -52,7 +50,7 @@ def main() -> None:
     parser.add_argument("--style-image", type=Path, default=None, help="measure the AdaIN model with this style")
     parser.add_argument("--style-size", type=int, default=512)
     parser.add_argument(
-        "--wct", type=float, default=StylizeOptions.wct, help="with --style-image: stylize.py's --wct share"
+        "--wct", type=float, default=StyleChoice.wct, help="with --style-image: stylize.py's --wct share"
     )
     parser.add_argument("--image", type=Path, required=True)
     parser.add_argument("--size", type=int, nargs=2, default=[1536, 1024], help="width height")

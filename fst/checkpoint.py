@@ -98,7 +98,7 @@ def load_net(path: str | Path, map_location: str | torch.device = "cpu") -> tupl
 
 def _refuse_adain(path: str | Path, metadata: dict[str, Any]) -> None:
     if metadata.get("model") == "adain":
-        raise CheckpointError(f"{path}: an arbitrary-style (AdaIN) model, not a style net: use --style-image")
+        raise CheckpointError(f"{path}: an arbitrary-style (AdaIN) model, not a style net: give it a style image")
 
 
 def load_adain(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[AdaINModel, dict[str, Any]]:

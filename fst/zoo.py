@@ -44,15 +44,15 @@ def parse_mix(spec: str) -> StyleMix:
     for part in spec.split(","):
         name, _, weight = part.strip().partition("=")
         if not name:
-            raise ValueError(f"--style {spec!r}: empty style name")
+            raise ValueError(f"style {spec!r}: empty style name")
         try:
             mix[name] = float(weight) if weight else 1.0
         except ValueError:
-            raise ValueError(f"--style {spec!r}: weight of {name!r} is not a number") from None
+            raise ValueError(f"style {spec!r}: weight of {name!r} is not a number") from None
         if mix[name] < 0:
-            raise ValueError(f"--style {spec!r}: weight of {name!r} is negative")
+            raise ValueError(f"style {spec!r}: weight of {name!r} is negative")
     if sum(mix.values()) <= 0:
-        raise ValueError(f"--style {spec!r}: the weights sum to zero")
+        raise ValueError(f"style {spec!r}: the weights sum to zero")
     return mix
 
 

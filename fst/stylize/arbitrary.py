@@ -27,9 +27,9 @@ from fst.models.wct import (
     covariance_transfer,
     style_colouring,
 )
-from fst.stylize.options import StylizeOptions
+from fst.stylize.options import StyleChoice, check_share
 from fst.stylize.stylizer import Stylizer
-from fst.stylize.tiling import TileCache, core_bounds, ramp, round_up, tile_starts
+from fst.stylize.tiling import CACHE_RAM_BYTES, Tiles, stylize_in_tiles
 
 DEFAULT_MODEL = zoo.CHECKPOINT_DIR / "adain.safetensors"
 
@@ -46,10 +46,8 @@ class StyledAdaIN(nn.Module):
         self, model: AdaINModel, style: ChannelStats | StyleColouring, alpha: float = 1.0, wct: float = 0.0
     ) -> None:
         super().__init__()
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"--alpha must be in [0, 1], got {alpha}")
-        if not 0.0 <= wct <= 1.0:
-            raise ValueError(f"--wct must be in [0, 1], got {wct}")
+        check_share("alpha", alpha)
+        check_share("wct", wct)
         self.uses_wct = isinstance(style, StyleColouring)
         if wct and not self.uses_wct:
             raise ValueError("a WCT share needs the style's colouring matrix (fst.models.wct.style_colouring)")
@@ -127,31 +125,23 @@ def styled(
     return StyledAdaIN(model, type(style)(*(t.clone() for t in style)), alpha, wct)
 
 
-def load(options: StylizeOptions) -> tuple[StyledAdaIN, dict]:
-    """The model of `-c` (default: the shipped one) with the run's style images encoded.
+def load(choice: StyleChoice) -> tuple[StyledAdaIN, dict]:
+    """The model of `choice.checkpoints` (default: the shipped one) with its style images encoded.
 
     Raises:
         CheckpointError: no model, or a file that is not one (one line).
         ImageReadError: a style image that cannot be read (one line naming it).
-        ValueError: weights that do not fit the style images, alpha out of range.
     """
-    if options.styles:
-        raise ValueError("--style (a trained style net) and --style-image (any image) exclude each other")
-    if len(options.checkpoints) > 1:
-        raise ValueError("--style-image takes one arbitrary-style model (-c FILE)")
-    path = Path(options.checkpoints[0]) if options.checkpoints else DEFAULT_MODEL
+    path = Path(choice.checkpoints[0]) if choice.checkpoints else DEFAULT_MODEL
     if not path.is_file() and path == DEFAULT_MODEL:
         raise CheckpointError(
             f"no arbitrary-style model is shipped yet ({path}); train one with `python train.py experiment=adain` "
-            "and pass its export: -c runs/adain/<run>/checkpoints/adain.safetensors"
+            "and pass its export (runs/adain/<run>/checkpoints/adain.safetensors) as the model"
         )
     model, metadata = load_adain(path)
-    weights = options.style_weights
-    if weights is not None and len(weights) != len(options.style_images):
-        raise ValueError(f"{len(options.style_images)} style images but {len(weights)} --style-weights")
-    images = [load_tensor(p, long_side=options.style_size)[None] for p in options.style_images]
-    net = styled(model, images, weights, options.alpha, options.wct)
-    return net, {**metadata, "name": style_name(options.style_images, weights), "format": "fst-adain"}
+    images = [load_tensor(p, long_side=choice.style_size)[None] for p in choice.style_images]
+    net = styled(model, images, choice.style_weights, choice.alpha, choice.wct)
+    return net, {**metadata, "name": style_name(choice.style_images, choice.style_weights), "format": "fst-adain"}
 
 
 class ArbitraryStylizer(Stylizer):
@@ -168,15 +158,68 @@ class ArbitraryStylizer(Stylizer):
 
     def whole_image_limit(self, compiled: bool) -> int:
         cap = self.COMPILED_MAX_PIXELS if compiled else self.EAGER_MAX_PIXELS
-        return min(self.options.max_pixels, cap)
+        return min(self.tiling.max_pixels, cap)
 
     def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
         net, (height, width) = self.net, image.shape[-2:]
         padded = net.pad(image[None])[0]  # as the untiled forward: to the stride, then the margin
         stylized = stylize_tiled(
-            net.model, net.style, padded, tile_size, self.options.overlap, net.alpha, border=net.border, wct=net.wct
+            net.model, net.style, padded, tile_size, self.tiling.overlap, net.alpha, border=net.border, wct=net.wct
         )
         return stylized[:, :height, :width]
+
+
+class PooledAdaINTiles:
+    """An `AdaINModel` with a fixed style as a `TiledModel`: relu4_1 statistics pooled over the tiles.
+
+    The statistics pass encodes every tile, pools relu4_1 sums over the tile's core region (the
+    part no other tile owns) and caches the tile's features; each tile is then decoded from the
+    transfer with the whole image's statistics. A `StyleColouring` style pools the channel
+    covariance too and mixes in `wct` of the WCT target. `border`: the reflected margin of
+    `AdaINModel.forward`, added to the whole image first.
+    """
+
+    def __init__(
+        self, model: AdaINModel, style: ChannelStats | StyleColouring, alpha: float, wct: float, border: int
+    ) -> None:
+        self.model, self.style, self.alpha, self.wct, self.border = model, style, alpha, wct, border
+        self.stride = model.stride
+        self.device = next(model.parameters()).device
+        self.whole: ChannelStats | FeatureCovariance | None = None
+
+    def pad(self, image: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return self.model.pad(image[None], self.border)[0], self.border  # as the untiled forward pads
+
+    def pool_statistics(self, tiles: Tiles) -> None:
+        covariance = isinstance(self.style, StyleColouring)
+        total = total_sq = None  # per channel; total_sq is the outer products' sum with a covariance
+        count = 0
+        for chunk in tiles.chunks():
+            features = self.model.encode(tiles.crops(chunk))[ENCODER_LAYER]
+            for i, tile_features, (top, bottom, left, right) in zip(
+                chunk, features, tiles.core_boxes(chunk), strict=True
+            ):
+                core = tile_features[:, top // self.stride : bottom // self.stride]
+                core = core[:, :, left // self.stride : right // self.stride].double().flatten(1)
+                squares = core @ core.T if covariance else core.square().sum(1)
+                total = core.sum(1) if total is None else total + core.sum(1)
+                total_sq = squares if total_sq is None else total_sq + squares
+                count += core.shape[1]
+                tiles.cache.put(i, tile_features.cpu(), len(tiles))
+        if covariance:
+            self.whole = covariance_from_sums(total[None], total_sq[None], count)
+        else:
+            mean = total[None] / count
+            variance = (total_sq[None] / count - mean.square()).clamp_min(0)  # population, as channel_stats
+            self.whole = ChannelStats(mean.float(), (variance + EPS).sqrt().float())
+
+    def stylize_tiles(self, tiles: Tiles, chosen: list[int]) -> torch.Tensor:
+        features = torch.stack([tiles.cache.get(i) for i in chosen]).to(self.device)
+        if isinstance(self.whole, FeatureCovariance):
+            target = covariance_transfer(features, self.style, self.wct, self.alpha, content_stats=self.whole)
+        else:
+            target = adaptive_instance_norm(features, self.style, self.alpha, content_stats=self.whole)
+        return self.model.decode(target.to(features.dtype))
 
 
 def stylize_tiled(
@@ -186,70 +229,14 @@ def stylize_tiled(
     tile_size: int = 1024,
     overlap: int = 128,
     alpha: float = 1.0,
-    cache_ram_bytes: int = 256 * 2**20,
+    cache_ram_bytes: int = CACHE_RAM_BYTES,
     border: int = 0,
     wct: float = 0.0,
 ) -> torch.Tensor:
-    """Stylize one (3, H, W) image (uint8 or float in [0, 1]) tile by tile; (3, H, W) float on the CPU.
+    """The AdaIN model on one (3, H, W) image in tiles with whole-image statistics; (3, H, W) on the CPU.
 
-    Pass 1 encodes every tile, pools relu4_1 sums over the tile's core region (the part no other
-    tile owns) and caches the tile's features (to disk beyond `cache_ram_bytes`); pass 2 applies
-    AdaIN with the whole image's statistics and decodes, tiles blended with ramps centred on the
-    middle of each overlap. `overlap` should cover the encoder's and decoder's reach (~100 px).
-    `border`: the reflected margin of `AdaINModel.forward`, added to the whole image first. A
-    `StyleColouring` style pools the channel covariance too and mixes in `wct` of the WCT target.
+    `overlap` should cover the encoder's and decoder's reach (~100 px); see
+    `fst.stylize.tiling.stylize_in_tiles` for the rest.
     """
-    device = next(model.parameters()).device
-    stride = model.stride
-    height, width = image.shape[-2:]
-    padded = model.pad(image[None], border)[0]  # as the untiled forward pads: both see the same pixels
-    padded_h, padded_w = padded.shape[-2:]
-    tile_h, tile_w = min(round_up(tile_size, stride), padded_h), min(round_up(tile_size, stride), padded_w)
-    overlap = round_up(overlap, stride)
-    rows, cols = tile_starts(padded_h, tile_h, overlap), tile_starts(padded_w, tile_w, overlap)
-    row_cores = dict(zip(rows, core_bounds(rows, tile_h, padded_h, stride), strict=True))
-    col_cores = dict(zip(cols, core_bounds(cols, tile_w, padded_w, stride), strict=True))
-    tiles = [(top, left) for top in rows for left in cols]
-    cache = TileCache(cache_ram_bytes)
-    covariance = isinstance(style, StyleColouring)
-    total = total_sq = None  # per channel; total_sq is the outer products' sum with a covariance
-    count = 0
-    with torch.no_grad():
-        for index, (top, left) in enumerate(tiles):
-            crop = padded[:, top : top + tile_h, left : left + tile_w][None].to(device)
-            crop = crop.float().div_(255.0) if crop.dtype == torch.uint8 else crop
-            features = model.encode(crop)[ENCODER_LAYER]
-            (row_low, row_high), (col_low, col_high) = row_cores[top], col_cores[left]
-            core = features[0, :, (row_low - top) // stride : (row_high - top) // stride]
-            core = core[:, :, (col_low - left) // stride : (col_high - left) // stride].double().flatten(1)
-            squares = core @ core.T if covariance else core.square().sum(1)
-            total = core.sum(1) if total is None else total + core.sum(1)
-            total_sq = squares if total_sq is None else total_sq + squares
-            count += core.shape[1]
-            cache.put(index, features[0].cpu(), len(tiles))
-        whole: ChannelStats | FeatureCovariance
-        if covariance:
-            whole = covariance_from_sums(total[None], total_sq[None], count)
-        else:
-            mean = total[None] / count
-            variance = (total_sq[None] / count - mean.square()).clamp_min(0)  # population, as channel_stats
-            whole = ChannelStats(mean.float(), (variance + EPS).sqrt().float())
-
-        blended = torch.zeros(3, padded_h, padded_w)
-        weights = torch.zeros(1, padded_h, padded_w)
-        for index, (top, left) in enumerate(tiles):
-            features = cache.get(index)[None].to(device)
-            if isinstance(whole, FeatureCovariance):
-                target = covariance_transfer(features, style, wct, alpha, content_stats=whole)
-            else:
-                target = adaptive_instance_norm(features, style, alpha, content_stats=whole)
-            stylized = model.decode(target.to(features.dtype))[0].float().cpu()
-            weight = (
-                ramp(top, tile_h, row_cores[top], padded_h, overlap // 4)[:, None]
-                * ramp(left, tile_w, col_cores[left], padded_w, overlap // 4)[None, :]
-            )
-            region = (slice(None), slice(top, top + tile_h), slice(left, left + tile_w))
-            blended[region].addcmul_(stylized, weight.expand_as(stylized))
-            weights[region].add_(weight)
-    cache.close()
-    return blended.div_(weights)[:, border : border + height, border : border + width]
+    tiled = PooledAdaINTiles(model, style, alpha, wct, border)
+    return stylize_in_tiles(tiled, image, tile_size, overlap, cache_ram_bytes=cache_ram_bytes)

@@ -157,7 +157,7 @@ def load_stylizer(
         name = metadata.get("style", {}).get("name", path.stem)
         if isinstance(net, MultiStyleNet):
             if not style:
-                raise CheckpointError(f"{path}: holds {len(net.style_names)} styles; choose with --style NAME")
+                raise CheckpointError(f"{path}: holds {len(net.style_names)} styles; choose one or a mix of them")
             try:
                 net = net.blend(style)
             except (KeyError, ValueError) as error:

@@ -3,35 +3,33 @@
 Safety rules: every output is written atomically, an existing output is skipped (a rerun resumes),
 a bad file costs one line on stderr and the job goes on, and the exit status says whether any
 file failed. Images over `max_pixels` (or that run out of memory) are stylized in tiles.
+
+`run` reads top to bottom as the job's steps: place this worker -> load the styles -> plan the
+jobs (skipping existing outputs) -> stylize each style's batches -> report.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from fst import zoo
 from fst.checkpoint import CheckpointError
 from fst.device import resolve_device, resolve_precision
-from fst.io.images import (
-    DecodedImage,
-    ImageReadError,
-    read_image,
-    save_image_atomic,
-)
-from fst.stylize import arbitrary, compiled, inputs
+from fst.io.images import DecodedImage, ImageReadError, read_image
+from fst.stylize import arbitrary, inputs
+from fst.stylize.engine import StyleNet, compile_net, make_stylizer, to_uint8_tensor, write_uint8
 from fst.stylize.loading import load_stylizer
-from fst.stylize.options import StylizeOptions
+from fst.stylize.options import StyleChoice, StylizeOptions
 from fst.stylize.stylizer import Stylizer, stack_images
 
 __all__ = ["StylizeOptions", "list_styles", "resolve_precision", "run"]
@@ -49,17 +47,6 @@ def _decode(job: inputs.Job) -> tuple[inputs.Job, DecodedImage | None, str | Non
         return job, read_image(job.source, keep_alpha=True), None
     except ImageReadError as error:
         return job, None, str(error)
-
-
-def _to_uint8_tensor(image: Image.Image) -> torch.Tensor:
-    """8-bit RGB PIL image -> (3, H, W) uint8 tensor (a view of one array copy)."""
-    return torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
-
-
-def _encode(job: inputs.Job, stylized: torch.Tensor, alpha: Image.Image | None, options: StylizeOptions) -> None:
-    """(3, H, W) uint8 -> file, atomically."""
-    image = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
-    save_image_atomic(image, job.target, options.quality, alpha, options.png_compression)
 
 
 def _batches(
@@ -98,126 +85,185 @@ def _prefetch(executor: ThreadPoolExecutor, function: Callable, items: list, dep
         yield queue.popleft().result()
 
 
-def _compiled(
-    net: compiled.CompilableNet, jobs: list[inputs.Job], options: StylizeOptions, device: torch.device
-) -> compiled.CompiledNet | None:
-    """The net's compiled package, used whenever it is cached.
-
-    Built when `--compile on`, or on `auto` when the job holds at least `compile_min_images` whole
-    (untiled) images of `compile_min_mpx` megapixels in all, counted from the file headers before
-    anything is decoded: a folder job pays the build once per machine, a one-off image or a few
-    small ones (the demo) never wait for it.
-    """
-    if options.compile == "off" or not jobs:
-        return None
-    precision = resolve_precision(options.precision, device)
-    build = options.compile == "on"
-    if not build and not compiled.is_cached(net, precision, device):
-        enough = (options.compile_min_images, options.compile_min_mpx)
-        images, megapixels = inputs.whole_image_work(jobs, options.max_pixels, options.content_scale, enough)
-        build = images >= enough[0] and megapixels >= enough[1]
-    return compiled.load(net, precision, device, build_if_missing=build)
-
-
 def _log(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def run(options: StylizeOptions) -> int:
-    """Stylize every input with every checkpoint; returns the exit status (1 if any file failed)."""
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+
+
+def place_worker(device_spec: str) -> tuple[torch.device, int, int]:
+    """(device, rank, world size): this process's share of a torchrun/SLURM job, one GPU per rank."""
     rank, world_size = inputs.rank_and_world_size()
-    device = resolve_device(options.device)
+    device = resolve_device(device_spec)
     if device.type == "cuda" and world_size > 1:
         device = torch.device("cuda", rank % torch.cuda.device_count())
-    try:
-        if options.style_images:  # any image as a style: the AdaIN model, one output per run
-            plans, loaded = [], [arbitrary.load(options)]
-        else:
-            plans = zoo.plan_styles(options.checkpoints, options.styles)
-            loaded = [load_stylizer(path, options.output_head, style=mix) for path, mix in plans]
-    except (CheckpointError, ValueError, ImageReadError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return device, rank, world_size
+
+
+def load_styles(choice: StyleChoice) -> list[tuple[str, StyleNet]]:
+    """(output name, net) per style: the AdaIN model for style images (one output), else one net
+    per checkpoint and style; two files with one style name are told apart by their file names.
+
+    Raises:
+        CheckpointError, ImageReadError, ValueError: one line each, naming the file or the spec.
+    """
+    if choice.style_images:  # any image as a style: the AdaIN model, one output per run
+        net, metadata = arbitrary.load(choice)
+        return [(metadata["name"], net)]
+    plans = zoo.plan_styles(choice.checkpoints, choice.styles)
+    loaded = [load_stylizer(path, choice.output_head, style=mix) for path, mix in plans]
     names = [metadata["name"] for _, metadata in loaded]
     if len(set(names)) < len(names):  # two checkpoints with one style name: use file names
         names = [
             Path(path).stem if mix is None else f"{Path(path).stem}-{name}"
             for (path, mix), name in zip(plans, names, strict=True)
         ]
-    try:
-        jobs = inputs.plan_jobs(options.inputs, Path(options.out_dir), names, options.format)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    jobs = inputs.shard(jobs, rank, world_size)
-    batch_size = options.batch_size if options.batch_size > 0 else (4 if device.type == "cuda" else 1)
-    inputs.remove_stale_parts(jobs)  # what a killed run was writing; its target is redone below
-    summary = Summary()
-    todo = [job for job in jobs if options.overwrite or not job.target.exists()]
-    summary.skipped = len(jobs) - len(todo)
+    return [(name, net) for name, (net, _) in zip(names, loaded, strict=True)]
 
-    def fail(message: str) -> None:
-        summary.failed.append(message)
+
+def plan(options: StylizeOptions, names: list[str], rank: int, world_size: int) -> tuple[list[inputs.Job], int]:
+    """This worker's jobs still to do, and how many it skips because their output exists.
+
+    Also removes what a killed run was writing (its target is redone).
+
+    Raises:
+        FileNotFoundError: the inputs match nothing.
+    """
+    jobs = inputs.plan_jobs(options.inputs, Path(options.out_dir), names, options.output.format)
+    jobs = inputs.shard(jobs, rank, world_size)
+    inputs.remove_stale_parts(jobs)
+    todo = [job for job in jobs if options.output.overwrite or not job.target.exists()]
+    return todo, len(jobs) - len(todo)
+
+
+def worth_compiling(jobs: list[inputs.Job], options: StylizeOptions, whole_image_limit: int) -> bool:
+    """Whether these jobs repay building a compiled package (`compile auto`).
+
+    Yes when they hold at least `compile_min_images` whole (untiled) images of `compile_min_mpx`
+    megapixels in all, counted from the file headers before anything is decoded: a folder job
+    pays the build once per machine, a one-off image or a few small ones (the demo) never wait.
+    """
+    performance = options.performance
+    enough = (performance.compile_min_images, performance.compile_min_mpx)
+    content_scale = options.controls.content_scale
+    images, megapixels = inputs.whole_image_work(jobs, whole_image_limit, content_scale, enough)
+    return images >= enough[0] and megapixels >= enough[1]
+
+
+class BatchRun:
+    """The stylize loop of one job: decoders and encoders in threads, a progress bar, the summary.
+
+    Use as a context manager; `stylize` runs one style's jobs, leaving at most a few encodes in
+    flight, and leaving the context waits for them.
+    """
+
+    def __init__(self, options: StylizeOptions, device: torch.device, total: int) -> None:
+        self.options, self.device = options, device
+        performance = options.performance
+        self.batch_size = performance.batch_size or (4 if device.type == "cuda" else 1)
+        self.workers = max(1, performance.workers)
+        self.depth = 2 * self.batch_size + performance.workers  # images decoded or encoded ahead
+        self.summary = Summary()
+        self.modes: set[str] = set()  # "compiled" and/or "eager", for the report
+        self.writes: deque[tuple[inputs.Job, Future]] = deque()
+        self.decoders = ThreadPoolExecutor(self.workers)
+        self.encoders = ThreadPoolExecutor(self.workers)
+        self.bar = tqdm(total=total, unit="img", disable=not options.output.progress, file=sys.stderr)
+
+    def __enter__(self) -> BatchRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            while self.writes:
+                self._finish_oldest_write()
+        finally:
+            self.decoders.shutdown()
+            self.encoders.shutdown()
+            self.bar.close()
+
+    def stylizer(self, net: StyleNet, name: str, jobs: list[inputs.Job]) -> Stylizer:
+        """The style's stylizer, compiled when the policy says so for these jobs."""
+        options = self.options
+        stylizer = make_stylizer(net, name, self.device, options.controls, options.tiling, options.performance)
+        if jobs:  # nothing to do: not even a cached package is loaded
+            # What runs whole if compiled is what the package would serve (the AdaIN model caps lower).
+            limit = stylizer.whole_image_limit(compiled=True)
+            worth = functools.partial(worth_compiling, jobs, options, limit)  # headers read only if needed
+            stylizer.compiled = compile_net(net, options.performance, self.device, worth)
+        self.modes.add("compiled" if stylizer.compiled else "eager")
+        return stylizer
+
+    def stylize(self, stylizer: Stylizer, jobs: list[inputs.Job]) -> None:
+        """Decode, stylize in batches of equal size and hand each result to an encoder."""
+        decoded = _prefetch(self.decoders, _decode, jobs, self.depth)
+        for batch in _batches(decoded, self.batch_size, self._decode_failed):
+            content = stack_images([to_uint8_tensor(image.rgb) for _, image in batch])
+            try:
+                stylized = stylizer(content)
+                del content  # a 6000x4000 image: do not hold it while encoding
+            except Exception as error:  # one bad batch must not end a 10,000-image job
+                for job, _ in batch:
+                    self._fail(f"{job.source}: stylizing failed ({_first_line(error)})")
+                self.bar.update(len(batch))
+                continue
+            for (job, image), result in zip(batch, stylized, strict=True):
+                write = self.encoders.submit(write_uint8, result, job.target, self.options.output, image.alpha)
+                self.writes.append((job, write))
+            while len(self.writes) > self.depth:  # bound the stylized tensors waiting for encoding
+                self._finish_oldest_write()
+            self.bar.update(len(batch))
+
+    def _finish_oldest_write(self) -> None:
+        job, write = self.writes.popleft()
+        try:
+            write.result()
+            self.summary.written += 1
+        except Exception as error:
+            self._fail(f"{job.target}: cannot write ({_first_line(error)})")
+
+    def _decode_failed(self, message: str) -> None:
+        self._fail(message)
+        self.bar.update(1)
+
+    def _fail(self, message: str) -> None:
+        self.summary.failed.append(message)
         _log(f"failed: {message}")
 
-    def finish(write: tuple[inputs.Job, Future]) -> None:
-        job, future = write
-        try:
-            future.result()
-            summary.written += 1
-        except Exception as error:
-            fail(f"{job.target}: cannot write ({str(error).splitlines()[0][:200]})")
 
-    start = time.perf_counter()
-    with (
-        ThreadPoolExecutor(max(1, options.workers)) as decoders,
-        ThreadPoolExecutor(max(1, options.workers)) as encoders,
-        tqdm(total=len(todo), unit="img", disable=not options.progress, file=sys.stderr) as bar,
-    ):
-        writes: deque[tuple[inputs.Job, Future]] = deque()
-        depth = 2 * batch_size + options.workers
-
-        def decode_failed(message: str) -> None:
-            fail(message)
-            bar.update(1)
-
-        modes = set()
-        for (net, _), name in zip(loaded, names, strict=True):
-            style_jobs = [job for job in todo if job.style == name]
-            kind = arbitrary.ArbitraryStylizer if isinstance(net, arbitrary.StyledAdaIN) else Stylizer
-            stylizer = kind(net, name, options, device)
-            # What runs whole if compiled is what the package would serve (the AdaIN model caps lower).
-            whole = replace(options, max_pixels=stylizer.whole_image_limit(compiled=True))
-            stylizer.compiled = _compiled(net, style_jobs, whole, device)
-            modes.add("compiled" if stylizer.compiled else "eager")
-            decoded = _prefetch(decoders, _decode, style_jobs, depth)
-            for batch in _batches(decoded, batch_size, decode_failed):
-                content = stack_images([_to_uint8_tensor(image.rgb) for _, image in batch])
-                try:
-                    stylized = stylizer(content)
-                    del content  # a 6000x4000 image: do not hold it while encoding
-                except Exception as error:  # one bad batch must not end a 10,000-image job
-                    for job, _ in batch:
-                        fail(f"{job.source}: stylizing failed ({str(error).splitlines()[0][:200]})")
-                    bar.update(len(batch))
-                    continue
-                for (job, image), result in zip(batch, stylized, strict=True):
-                    writes.append((job, encoders.submit(_encode, job, result, image.alpha, options)))
-                while len(writes) > depth:  # bound the stylized tensors waiting for encoding
-                    finish(writes.popleft())
-                bar.update(len(batch))
-        while writes:
-            finish(writes.popleft())
-    elapsed = time.perf_counter() - start
+def report(run: BatchRun, elapsed: float, rank: int, world_size: int) -> None:
+    """One line on stderr: written, skipped, failed, speed, and where the outputs are."""
+    summary = run.summary
     shard_note = f" (worker {rank + 1}/{world_size})" if world_size > 1 else ""
     rate = summary.written / elapsed if elapsed > 0 else 0.0
     print(
         f"stylized {summary.written}, skipped {summary.skipped} existing, failed {len(summary.failed)}"
-        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {'+'.join(sorted(modes)) or 'no'} net); "
-        f"outputs in {options.out_dir}",
+        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {'+'.join(sorted(run.modes)) or 'no'} net); "
+        f"outputs in {run.options.out_dir}",
         file=sys.stderr,
     )
-    return 1 if summary.failed else 0
+
+
+def run(options: StylizeOptions) -> int:
+    """Stylize every input with every style; returns the exit status (1 if any file failed, 2 if
+    the job cannot start: a bad style, checkpoint or input spec, reported in one line)."""
+    device, rank, world_size = place_worker(options.performance.device)
+    try:
+        styles = load_styles(options.style)
+        todo, skipped = plan(options, [name for name, _ in styles], rank, world_size)
+    except (CheckpointError, ValueError, ImageReadError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    with BatchRun(options, device, len(todo)) as batch_run:
+        batch_run.summary.skipped = skipped
+        for name, net in styles:
+            style_jobs = [job for job in todo if job.style == name]
+            batch_run.stylize(batch_run.stylizer(net, name, style_jobs), style_jobs)
+    report(batch_run, time.perf_counter() - start, rank, world_size)
+    return 1 if batch_run.summary.failed else 0
 
 
 def list_styles() -> int:

@@ -15,7 +15,7 @@ from fst.models.transformer import TransformerNet
 from fst.resize import resize
 from fst.stylize import controls, tiling
 from fst.stylize.compiled import CompiledNet, autocast
-from fst.stylize.options import StylizeOptions
+from fst.stylize.options import Controls, Performance, TilingOptions
 
 
 class Stylizer:
@@ -29,21 +29,25 @@ class Stylizer:
         self,
         net: TransformerNet,
         name: str,
-        options: StylizeOptions,
         device: torch.device,
+        controls: Controls | None = None,
+        tiling: TilingOptions | None = None,
+        performance: Performance | None = None,
         compiled: CompiledNet | None = None,
     ) -> None:
         self.name = name
-        self.options = options
         self.device = device
-        memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
+        self.controls = controls or Controls()
+        self.tiling = tiling or TilingOptions()
+        self.channels_last = (performance or Performance()).channels_last
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.net = net.to(device).to(memory_format=memory_format).eval()
-        self.precision = resolve_precision(options.precision, device)
+        self.precision = resolve_precision((performance or Performance()).precision, device)
         self.compiled = compiled
 
     def whole_image_limit(self, compiled: bool) -> int:
         """Pixels up to which an image runs whole (larger ones in tiles), with or without the package."""
-        return self.options.max_pixels
+        return self.tiling.max_pixels
 
     def autocast(self) -> AbstractContextManager:
         return autocast(self.precision, self.device)
@@ -59,7 +63,7 @@ class Stylizer:
             return self.compiled(self.net.pad(batch))[..., :height, :width].float()
 
     def _memory_format(self, batch: torch.Tensor) -> torch.Tensor:
-        return batch.contiguous(memory_format=torch.channels_last) if self.options.channels_last else batch
+        return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
     @torch.inference_mode()  # results are modified in place below
     def __call__(self, content: torch.Tensor) -> torch.Tensor:
@@ -69,7 +73,7 @@ class Stylizer:
         made only where needed (the net's input, tile by tile when tiled, and the controls).
         """
         height, width = content.shape[-2:]
-        size = controls.scaled_size(height, width, self.options.content_scale)
+        size = controls.scaled_size(height, width, self.controls.content_scale)
         scaled = content if size == (height, width) else resize(to_float(content), size)
         if size[0] * size[1] > self.whole_image_limit(self.compiled is not None):
             stylized = stack_images([self._tiled(image) for image in scaled])
@@ -83,15 +87,14 @@ class Stylizer:
                 stylized = stack_images([self._tiled(image) for image in scaled])  # fall back to tiles
         del scaled
         stylized = resize(stylized, (height, width))
-        if self.options.strength != 1.0 or self.options.preserve_color:  # neutral controls: no float copy
-            stylized = controls.apply_controls(
-                to_float(content), stylized, self.options.strength, self.options.preserve_color
-            )
+        dials = self.controls
+        if dials.strength != 1.0 or dials.preserve_color:  # neutral controls: no float copy
+            stylized = controls.apply_controls(to_float(content), stylized, dials.strength, dials.preserve_color)
         # In place, as `fst.io.images.tensor_to_pil` rounds: clamp, x255, round.
         return stylized.clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
 
     def _tiled(self, image: torch.Tensor) -> torch.Tensor:
-        tile_size = self.options.tile_size
+        tile_size = self.tiling.tile_size
         while True:
             try:
                 with self.autocast():
@@ -104,7 +107,7 @@ class Stylizer:
 
     def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
         """One (3, H, W) image through the net in tiles with whole-image statistics."""
-        return tiling.stylize_tiled(self.net, image, tile_size, self.options.overlap)
+        return tiling.stylize_tiled(self.net, image, tile_size, self.tiling.overlap)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

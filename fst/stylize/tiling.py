@@ -1,17 +1,20 @@
 """Stylize images larger than memory allows: pad, split into overlapping tiles, feather-blend.
 
-Tiles of one image are normalised with the same whole-image instance-norm statistics: the net's
-norms are swapped for `fst.models.norms.GlobalStatsNorm` in a copy sharing its weights, and its
-public stages run tile by tile. Layer k's statistics depend on every layer before it, so they are
-found in order: pass k runs the tiles up to norm k only (earlier norms already fixed) and pools
-its input over each tile's core region. Iterating all layers at once instead diverges (a fixed
-norm upstream shifts every estimate downstream). The passes cost about 6x one forward pass, so
-`stats_fraction` can pool over an evenly spread subset of tiles instead: still self-consistent,
-only a sampling error. A last pass produces the output, tiles blended with linear ramps
-centred on the middle of each overlap.
+One engine (`stylize_in_tiles`) serves every model. It pads the image once, splits it into tiles
+of one shape (edge tiles are shifted inwards rather than shrunk, so a compiled net sees one shape
+for every large image), lets the model pool its whole-image statistics over the tiles, runs the
+tiles in batches and blends them with linear ramps centred on the middle of each overlap. What
+differs between models is a `TiledModel`: its padding, its statistics pass and its tile forward.
 
-All tiles have the same shape (edge tiles are shifted inwards rather than shrunk), so a compiled
-net sees one shape for every large image.
+The style nets' model (`GlobalStatsTiles`) normalises every tile with the same whole-image
+instance-norm statistics: the net's norms are swapped for `fst.models.norms.GlobalStatsNorm` in a
+copy sharing its weights, and its public stages run tile by tile. Layer k's statistics depend on
+every layer before it, so they are found in order: pass k runs the tiles up to norm k only
+(earlier norms already fixed) and pools its input over each tile's core region. Iterating all
+layers at once instead diverges (a fixed norm upstream shifts every estimate downstream). The
+passes cost about 6x one forward pass, so `stats_fraction` can pool over an evenly spread subset
+of tiles instead: still self-consistent, only a sampling error. The AdaIN model's lives in
+`fst.stylize.arbitrary`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -27,6 +33,7 @@ from fst.models.norms import GlobalStatsNorm, StopForward
 from fst.models.transformer import TransformerNet
 
 STRIDE = TransformerNet.stride  # tile sizes, overlaps and core boxes are multiples of it
+CACHE_RAM_BYTES = 256 * 2**20  # larger per-tile activation caches go to temporary files
 
 
 def round_up(value: int, multiple: int = STRIDE) -> int:
@@ -103,6 +110,203 @@ class TileCache:
             self.folder.cleanup()
 
 
+@dataclass(frozen=True)
+class Tile:
+    """One tile of the padded image: its top-left corner and the core region it alone owns."""
+
+    top: int
+    left: int
+    rows: tuple[int, int]  # core rows [low, high) in padded-image pixels
+    cols: tuple[int, int]  # core columns [low, high)
+
+    def core_box(self) -> tuple[int, int, int, int]:
+        """The core as (top, bottom, left, right) in the tile's own pixels."""
+        return self.rows[0] - self.top, self.rows[1] - self.top, self.cols[0] - self.left, self.cols[1] - self.left
+
+
+class Tiles:
+    """A padded image split into overlapping tiles of one shape, and a cache for per-tile tensors.
+
+    Args:
+        padded: (3, H, W) uint8 or float in [0, 1]; may stay on the CPU (tiles move one batch at a time).
+        stride: the model's total stride: tile sizes, overlaps and core bounds are multiples of it.
+    """
+
+    def __init__(
+        self,
+        padded: torch.Tensor,
+        tile_size: int,
+        overlap: int,
+        stride: int,
+        device: torch.device,
+        batch_size: int = 1,
+        cache_ram_bytes: int = CACHE_RAM_BYTES,
+    ) -> None:
+        self.padded, self.device, self.batch_size, self.stride = padded, device, batch_size, stride
+        self.height, self.width = padded.shape[-2:]
+        self.tile_h = min(round_up(tile_size, stride), self.height)
+        self.tile_w = min(round_up(tile_size, stride), self.width)
+        self.overlap = round_up(overlap, stride)
+        rows = tile_starts(self.height, self.tile_h, self.overlap)
+        cols = tile_starts(self.width, self.tile_w, self.overlap)
+        row_cores = core_bounds(rows, self.tile_h, self.height, stride)
+        col_cores = core_bounds(cols, self.tile_w, self.width, stride)
+        self.tiles = [
+            Tile(top, left, row_core, col_core)
+            for top, row_core in zip(rows, row_cores, strict=True)
+            for left, col_core in zip(cols, col_cores, strict=True)
+        ]
+        self.cache = TileCache(cache_ram_bytes)
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def chunks(self, chosen: list[int] | None = None) -> list[list[int]]:
+        """Tile indices (default: all) in batches of `batch_size`."""
+        chosen = list(range(len(self.tiles))) if chosen is None else chosen
+        return [chosen[first : first + self.batch_size] for first in range(0, len(chosen), self.batch_size)]
+
+    def crops(self, chosen: list[int]) -> torch.Tensor:
+        """The chosen tiles of the image as one (n, 3, tile_h, tile_w) float batch on the device."""
+        crops = [self.padded[:, t.top : t.top + self.tile_h, t.left : t.left + self.tile_w] for t in self._of(chosen)]
+        batch = torch.stack(crops).to(self.device)
+        return batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch  # one tile at a time as float
+
+    def core_boxes(self, chosen: list[int]) -> list[tuple[int, int, int, int]]:
+        return [tile.core_box() for tile in self._of(chosen)]
+
+    def _of(self, chosen: list[int]) -> list[Tile]:
+        return [self.tiles[i] for i in chosen]
+
+    def blend(self, chunks: Iterable[tuple[list[int], torch.Tensor]]) -> torch.Tensor:
+        """Stylized tiles, (n, 3, tile_h, tile_w) per chunk, feather-blended into (3, H, W) on the CPU."""
+        blended = torch.zeros(3, self.height, self.width)
+        weights = torch.zeros(1, self.height, self.width)
+        ramp_width = self.overlap // 4
+        for chosen, out in chunks:
+            for tile, stylized in zip(self._of(chosen), out.float().cpu(), strict=True):
+                wy = ramp(tile.top, self.tile_h, tile.rows, self.height, ramp_width)
+                wx = ramp(tile.left, self.tile_w, tile.cols, self.width, ramp_width)
+                weight = wy[:, None] * wx[None, :]
+                rows, cols = slice(tile.top, tile.top + self.tile_h), slice(tile.left, tile.left + self.tile_w)
+                region = (slice(None), rows, cols)
+                blended[region].addcmul_(stylized, weight.expand_as(stylized))
+                weights[region].add_(weight)
+        return blended.div_(weights)
+
+
+class TiledModel(Protocol):
+    """What a model supplies to run in tiles; the engine does the splitting, batching and blending."""
+
+    stride: int
+    device: torch.device
+
+    def pad(self, image: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(3, H, W) -> the padded image the untiled forward would see, and the margin before the image."""
+        ...
+
+    def pool_statistics(self, tiles: Tiles) -> None:
+        """Fix the whole-image statistics every tile is normalised with (passes over `tiles`)."""
+        ...
+
+    def stylize_tiles(self, tiles: Tiles, chosen: list[int]) -> torch.Tensor:
+        """The chosen tiles stylized: (n, 3, tile_h, tile_w)."""
+        ...
+
+
+def stylize_in_tiles(
+    model: TiledModel,
+    image: torch.Tensor,
+    tile_size: int = 1024,
+    overlap: int = 128,
+    batch_size: int = 1,
+    cache_ram_bytes: int = CACHE_RAM_BYTES,
+) -> torch.Tensor:
+    """Stylize one (3, H, W) image (uint8 or float in [0, 1]) tile by tile; (3, H, W) float on the CPU.
+
+    Args:
+        image: the whole image; may stay on the CPU, and uint8 is converted tile by tile, so a huge
+            image is never held as float.
+        tile_size: tile side in pixels (rounded up to a multiple of the model's stride).
+        overlap: pixels shared by neighbouring tiles; cover the model's receptive field.
+        cache_ram_bytes: larger per-tile caches go to temporary files.
+    """
+    height, width = image.shape[-2:]
+    # Pad once as the untiled forward does, so the tiled result converges to the untiled one.
+    padded, margin = model.pad(image)
+    tiles = Tiles(padded, tile_size, overlap, model.stride, model.device, batch_size, cache_ram_bytes)
+    try:
+        with torch.no_grad():
+            model.pool_statistics(tiles)
+            stylized = tiles.blend((chunk, model.stylize_tiles(tiles, chunk)) for chunk in tiles.chunks())
+    finally:
+        tiles.cache.close()
+    return stylized[:, margin : margin + height, margin : margin + width]
+
+
+class GlobalStatsTiles:
+    """A `TransformerNet` as a `TiledModel`: every norm uses whole-image statistics pooled over tiles.
+
+    Args:
+        net: the plain net, on its device (its norms are swapped in a copy, weights shared).
+        stats_fraction: share of tiles the statistics are pooled over (1.0: exact whole-image).
+    """
+
+    stride = STRIDE
+
+    def __init__(self, net: TransformerNet, stats_fraction: float = 1.0) -> None:
+        self.plain = net
+        self.net = net.with_norms(GlobalStatsNorm)
+        self.device = next(net.parameters()).device
+        self.stats_fraction = stats_fraction
+        self.frontier = 0  # the stage whose input each tile has cached (0: the image itself)
+
+    def pad(self, image: torch.Tensor) -> tuple[torch.Tensor, int]:
+        # The tiles are then multiples of the stride and run the stages and head with nothing to crop.
+        return self.plain.pad(image[None])[0], 0  # `image` itself where no padding is needed: no copy
+
+    def pool_statistics(self, tiles: Tiles) -> None:
+        """Whole-image statistics, one norm layer at a time, in execution order.
+
+        Each tile's input to stage `frontier` is cached, so pass k runs only the stages since the
+        cache instead of the whole prefix (6x a forward pass before, about 2x now). Only inputs at
+        1/4 resolution (8 values per pixel, the residual stages) are cached: full-resolution ones
+        would take 32 values per pixel, several GiB for a 6000x4000 image.
+        """
+        stages = self.net.stages
+        cacheable = range(len(self.net.encoder), len(self.net.encoder) + len(self.net.residuals) + 1)
+        count = max(1, min(len(tiles), round(len(tiles) * self.stats_fraction)))
+        sample = sorted({round(i * (len(tiles) - 1) / max(1, count - 1)) for i in range(count)})
+        for index, stage in enumerate(stages):
+            for norm in _norms(stage):
+                norm.collect = norm.stop_after = True
+                for chunk in tiles.chunks(sample):
+                    with contextlib.suppress(StopForward):
+                        self._run_stages(tiles, chunk, index + 1)
+                norm.fixed = norm.collected()
+                norm.collect = norm.stop_after = False
+            if index + 1 in cacheable:  # every norm up to here is fixed: advance the cache
+                for chunk in tiles.chunks():
+                    for i, out in zip(chunk, self._run_stages(tiles, chunk, index + 1).cpu(), strict=True):
+                        tiles.cache.put(i, out, len(tiles))  # replaces this tile's previous entry
+                self.frontier = index + 1
+
+    def stylize_tiles(self, tiles: Tiles, chosen: list[int]) -> torch.Tensor:
+        return self.net.head(self._run_stages(tiles, chosen, len(self.net.stages)))
+
+    def _run_stages(self, tiles: Tiles, chosen: list[int], upto: int) -> torch.Tensor:
+        """The chosen tiles from the cached stage up to stage `upto` (exclusive)."""
+        if self.frontier == 0:
+            x = tiles.crops(chosen)
+        else:
+            x = torch.stack([tiles.cache.get(i) for i in chosen]).to(self.device)
+        for norm in _norms(self.net):  # which core box of its tile each batch entry owns
+            norm.cores, norm.tile_height = tiles.core_boxes(chosen), tiles.tile_h
+        for stage in self.net.stages[self.frontier : upto]:
+            x = stage(x)
+        return x
+
+
 def stylize_tiled(
     net: TransformerNet,
     image: torch.Tensor,
@@ -110,100 +314,14 @@ def stylize_tiled(
     overlap: int = 128,
     stats_fraction: float = 1.0,
     batch_size: int = 1,
-    cache_ram_bytes: int = 256 * 2**20,
+    cache_ram_bytes: int = CACHE_RAM_BYTES,
 ) -> torch.Tensor:
-    """Stylize one (3, H, W) image in [0, 1] tile by tile; returns (3, H, W) on the CPU.
+    """A style net on one (3, H, W) image in tiles with whole-image statistics; (3, H, W) on the CPU.
 
-    Args:
-        net: the plain net, on its device (its norms are swapped in a copy, weights shared).
-        image: the whole image, (3, H, W) float in [0, 1] or uint8 (converted tile by tile, so a
-            huge image is never held as float); may stay on the CPU.
-        tile_size: tile side in pixels (rounded up to a multiple of 4).
-        overlap: pixels shared by neighbouring tiles; cover the net's receptive field (~50 px).
-        stats_fraction: share of tiles the statistics are pooled over (1.0: exact whole-image).
-        cache_ram_bytes: larger per-tile activation caches go to temporary files.
+    `overlap` should cover the net's receptive field (~50 px); see `stylize_in_tiles` for the rest.
     """
-    device = next(net.parameters()).device
-    height, width = image.shape[-2:]
-    # Pad once as the net's forward does, so the tiled result converges to the untiled one; the
-    # tiles are then multiples of the stride and run its stages and head with nothing to crop.
-    padded = net.pad(image[None])[0]  # `image` itself where no padding is needed: no 2nd copy
-    padded_h, padded_w = padded.shape[-2:]
-    net = net.with_norms(GlobalStatsNorm)
-    tile_h, tile_w = min(round_up(tile_size), padded_h), min(round_up(tile_size), padded_w)
-    overlap = round_up(overlap)
-    rows, cols = tile_starts(padded_h, tile_h, overlap), tile_starts(padded_w, tile_w, overlap)
-    row_cores, col_cores = core_bounds(rows, tile_h, padded_h), core_bounds(cols, tile_w, padded_w)
-    tiles = [
-        (top, left, (rt - top, rb - top, cl - left, cr - left))
-        for top, (rt, rb) in zip(rows, row_cores, strict=True)
-        for left, (cl, cr) in zip(cols, col_cores, strict=True)
-    ]
-    row_core_of, col_core_of = (
-        dict(zip(rows, row_cores, strict=True)),
-        dict(zip(cols, col_cores, strict=True)),
-    )
-
-    # Each tile's input to stage `frontier` is cached, so pass k runs only the stages since the
-    # cache instead of the whole prefix (6x a forward pass before, about 2x now). Only inputs at
-    # 1/4 resolution (8 values per pixel, the residual stages) are cached: full-resolution ones
-    # would take 32 values per pixel, several GiB for a 6000x4000 image.
-    stages = net.stages
-    cacheable = range(len(net.encoder), len(net.encoder) + len(net.residuals) + 1)
-    cache = TileCache(cache_ram_bytes)
-    frontier = 0
-
-    def run_stages(chosen: list[int], upto: int) -> torch.Tensor:
-        if frontier == 0:
-            crops = [padded[:, t : t + tile_h, lf : lf + tile_w] for t, lf, _ in map(tiles.__getitem__, chosen)]
-            batch = torch.stack(crops)
-            batch = batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
-        else:
-            batch = torch.stack([cache.get(i) for i in chosen])
-        for norm in _norms(net):  # which core box of its tile each batch entry owns
-            norm.cores, norm.tile_height = [tiles[i][2] for i in chosen], tile_h
-        x = batch.to(device)
-        for stage in stages[frontier:upto]:
-            x = stage(x)
-        return x
-
-    def chunks(chosen: list[int]) -> list[list[int]]:
-        return [chosen[first : first + batch_size] for first in range(0, len(chosen), batch_size)]
-
-    everything = list(range(len(tiles)))
-    count = max(1, min(len(tiles), round(len(tiles) * stats_fraction)))
-    sample = sorted({round(i * (len(tiles) - 1) / max(1, count - 1)) for i in range(count)})
-    with torch.no_grad():
-        # Whole-image statistics, one norm layer at a time, in execution order.
-        for index, stage in enumerate(stages):
-            for norm in _norms(stage):
-                norm.collect = norm.stop_after = True
-                for chunk in chunks(sample):
-                    with contextlib.suppress(StopForward):
-                        run_stages(chunk, index + 1)
-                norm.fixed = norm.collected()
-                norm.collect = norm.stop_after = False
-            if index + 1 in cacheable:  # every norm up to here is fixed: advance the cache
-                for chunk in chunks(everything):
-                    for i, out in zip(chunk, run_stages(chunk, index + 1).cpu(), strict=True):
-                        cache.put(i, out, len(tiles))  # replaces this tile's previous entry
-                frontier = index + 1
-
-        # Output pass with feathered blending.
-        blended = torch.zeros(3, padded_h, padded_w)
-        weights = torch.zeros(1, padded_h, padded_w)
-        for chunk in chunks(everything):
-            out = net.head(run_stages(chunk, len(stages))).float().cpu()
-            for i, stylized in zip(chunk, out, strict=True):
-                top, left, _ = tiles[i]
-                wy = ramp(top, tile_h, row_core_of[top], padded_h, overlap // 4)
-                wx = ramp(left, tile_w, col_core_of[left], padded_w, overlap // 4)
-                weight = wy[:, None] * wx[None, :]
-                region = (slice(None), slice(top, top + tile_h), slice(left, left + tile_w))
-                blended[region].addcmul_(stylized, weight.expand_as(stylized))
-                weights[region].add_(weight)
-    cache.close()
-    return blended.div_(weights)[:, :height, :width]
+    model = GlobalStatsTiles(net, stats_fraction)
+    return stylize_in_tiles(model, image, tile_size, overlap, batch_size, cache_ram_bytes)
 
 
 def _norms(module: torch.nn.Module) -> list[GlobalStatsNorm]:

@@ -1,5 +1,5 @@
-"""The queue worker: loads each style's net once (compiled when possible) and runs jobs through
-`fst.stylize`'s `Stylizer`; decoding and encoding go through `fst.io.images`.
+"""The queue worker: runs jobs through `fst.stylize.engine.StyleEngine`, which loads each style's
+net once (compiled when possible), decodes, stylizes and writes the result.
 
 One `StyleWorker` serves every consumer thread of its process, so a net is loaded once per
 process and kept between jobs. A heartbeat thread extends the job's lease while it runs, so only a
@@ -14,25 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
 from fst import resources
-from fst.checkpoint import load_adain
-from fst.device import resolve_device, resolve_precision
-from fst.io.images import ImageReadError, load_tensor, read_image, save_image_atomic
-from fst.models.adain import AdaINModel
-from fst.models.transformer import TransformerNet
-from fst.stylize import compiled
-from fst.stylize.arbitrary import ArbitraryStylizer, styled
-from fst.stylize.loading import load_stylizer
-from fst.stylize.options import StylizeOptions
-from fst.stylize.stylizer import Stylizer
+from fst.io.images import ImageReadError
+from fst.stylize.engine import ImageStyle, StyleEngine, TrainedStyle
+from fst.stylize.options import Controls, Performance
 from fst.web import styles
 from fst.web.queue import JobQueue, set_handler
 from fst.web.services import job_states
@@ -45,45 +36,17 @@ PREVIEW_SIZE = 192
 
 
 class StyleWorker:
-    """Runs jobs by id. Thread-safe: nets are loaded under a lock and then only read."""
+    """Runs jobs by id through one `fst.stylize.engine.StyleEngine`, shared by every consumer thread."""
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         self.settings = settings
         self.factory = factory
-        self.device = resolve_device(settings.device)
         if settings.torch_threads > 0:
             # On a CPU shared with other jobs, one thread measured 10x faster than two on 128 px
             # photos (threads of one op wait for each other while the neighbours hold the cores).
             torch.set_num_threads(settings.torch_threads)
-        self.options = StylizeOptions(inputs="", out_dir=Path("."), checkpoints=[], progress=False)
-        self._nets: dict[str, tuple[TransformerNet, compiled.CompiledNet | None]] = {}
-        self._arbitrary: AdaINModel | None = None
-        self._lock = threading.Lock()
-
-    def net(self, style: styles.Style) -> tuple[TransformerNet, compiled.CompiledNet | None]:
-        """The style's net (and its compiled package), loaded on first use and kept."""
-        with self._lock:
-            if style.name not in self._nets:
-                net, _ = load_stylizer(style.checkpoint, device=self.device, style={style.name: 1.0})
-                precision = resolve_precision(self.options.precision, self.device)
-                mode = self.settings.compile
-                # A CPU build takes about a minute: on `auto` only a cached package (or a GPU) is used.
-                build = mode == "on" or (mode == "auto" and self.device.type == "cuda")
-                package = None if mode == "off" else compiled.load(net, precision, self.device, build)
-                self._nets[style.name] = (net, package)
-                log.info("loaded %s on %s (%s)", style.name, self.device, "compiled" if package else "eager")
-            return self._nets[style.name]
-
-    def arbitrary_model(self) -> AdaINModel:
-        """The arbitrary-style (AdaIN) model, loaded on first use and kept."""
-        with self._lock:
-            if self._arbitrary is None:
-                path = styles.arbitrary_style_checkpoint(self.settings.checkpoints_dir)
-                if path is None:
-                    raise _JobError("the arbitrary-style model is no longer installed")
-                self._arbitrary = load_adain(path, self.device)[0]
-                log.info("loaded the arbitrary-style model %s on %s", path.name, self.device)
-            return self._arbitrary
+        self.engine = StyleEngine(settings.device, Performance(compile=settings.compile))
+        self.device = self.engine.device
 
     def stylize(
         self,
@@ -94,24 +57,18 @@ class StyleWorker:
         target: Path,
         on_progress: Callable[[float], None] = lambda _: None,
     ) -> None:
-        """Decode `photo`, stylize it with a shipped style or a style image (the arbitrary-style
-        model), write `target` atomically (its format from its extension)."""
-        decoded = read_image(photo)
-        content = torch.from_numpy(np.array(decoded.rgb, dtype=np.uint8)).permute(2, 0, 1)[None]
-        options = replace(self.options, strength=strength, preserve_color=preserve_color)
+        """Stylize `photo` with a shipped style or a style image (the arbitrary-style model) into
+        `target`, atomically (its format from its extension)."""
+        source: TrainedStyle | ImageStyle
         if isinstance(style, Path):
-            model = self.arbitrary_model()
-            image = load_tensor(style, long_side=options.style_size)[None].to(self.device)
-            net = styled(model, [image], wct=options.wct)
-            stylizer: Stylizer = ArbitraryStylizer(net, "style image", options, self.device)
+            model = styles.arbitrary_style_checkpoint(self.settings.checkpoints_dir)
+            if model is None:
+                raise _JobError("the arbitrary-style model is no longer installed")
+            source = ImageStyle(style, model)
         else:
-            net, package = self.net(style)
-            stylizer = Stylizer(net, style.name, options, self.device, package)
-        on_progress(0.3)
-        stylized = stylizer(content)[0]
-        on_progress(0.9)
-        result = Image.fromarray(np.ascontiguousarray(stylized.permute(1, 2, 0).numpy()), mode="RGB")
-        save_image_atomic(result, target, quality=92, png_compression=1)
+            source = TrainedStyle(style.name, style.checkpoint)
+        controls = Controls(strength=strength, preserve_color=preserve_color)
+        self.engine.stylize_file(photo, target, source, controls, on_progress)
 
     def run(self, job_id: str) -> None:
         """The queue task: claim the job, stylize, finish; a bad input fails the job and refunds it."""

@@ -265,16 +265,16 @@ def test_onnx_runtime_matches_pytorch(tmp_path: Path) -> None:
 
 
 def test_whole_images_are_capped_for_memory(tmp_path: Path) -> None:
-    from fst.stylize.options import StylizeOptions
+    from fst.stylize.options import TilingOptions
 
     model = tiny_adain()
     net = arbitrary.StyledAdaIN(model, model.style_stats(torch.rand(1, 3, 32, 32)), alpha=1.0)
     cpu, kind = torch.device("cpu"), arbitrary.ArbitraryStylizer
-    stylizer = kind(net, "style", StylizeOptions("in", tmp_path, [], max_pixels=6_000_000), cpu)
+    stylizer = kind(net, "style", cpu, tiling=TilingOptions(max_pixels=6_000_000))
     # The compiled package needs about half the eager net's memory: it runs larger images whole.
     assert stylizer.whole_image_limit(compiled=False) == kind.EAGER_MAX_PIXELS < kind.COMPILED_MAX_PIXELS
     assert stylizer.whole_image_limit(compiled=True) == kind.COMPILED_MAX_PIXELS < 6_000_000
-    small = kind(net, "style", StylizeOptions("in", tmp_path, [], max_pixels=5_000), cpu)
+    small = kind(net, "style", cpu, tiling=TilingOptions(max_pixels=5_000))
     assert small.whole_image_limit(compiled=False) == small.whole_image_limit(compiled=True) == 5_000
 
 

@@ -46,7 +46,7 @@ def make_folder(root: Path) -> dict[str, tuple[int, int]]:
 
 def options(inputs: Path, out: Path, checkpoint: Path, **overrides: object) -> StylizeOptions:
     base = {"compile": "off", "progress": False, "batch_size": 2, "workers": 2, "precision": "fp32"}
-    return StylizeOptions(inputs=str(inputs), out_dir=out, checkpoints=[checkpoint], **{**base, **overrides})
+    return StylizeOptions.create(str(inputs), out, [checkpoint], **{**base, **overrides})
 
 
 def snapshot(folder: Path) -> dict[str, int]:

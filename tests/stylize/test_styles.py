@@ -48,7 +48,7 @@ def stylized(folder: Path) -> np.ndarray:
 
 def test_a_multi_style_file_runs_each_of_its_styles(tmp_path: Path, photo: Path, multi_checkpoint: Path) -> None:
     out = tmp_path / "out"
-    assert run(StylizeOptions(str(photo), out, [multi_checkpoint], compile="off", progress=False)) == 0
+    assert run(StylizeOptions.create(str(photo), out, [multi_checkpoint], compile="off", progress=False)) == 0
     assert sorted(p.name for p in out.iterdir()) == ["fire", "ink"]
     assert np.abs(stylized(out / "fire") - stylized(out / "ink")).max() > 10
 
@@ -58,7 +58,7 @@ def test_a_mix_lies_between_its_styles_and_a_pure_mix_is_the_style(
 ) -> None:
     out = tmp_path / "out"
     specs = ["ink", "fire", "ink=0.5,fire=0.5", "ink=1,fire=0"]
-    options = StylizeOptions(str(photo), out, [multi_checkpoint], styles=specs, compile="off", progress=False)
+    options = StylizeOptions.create(str(photo), out, [multi_checkpoint], styles=specs, compile="off", progress=False)
     assert run(options) == 0
     assert sorted(p.name for p in out.iterdir()) == ["fire", "ink", "ink-100+fire-0", "ink-50+fire-50"]
     ink, fire, half = (stylized(out / name) for name in ("ink", "fire", "ink-50+fire-50"))
@@ -70,7 +70,7 @@ def test_unknown_style_or_a_mix_across_files_is_one_line_and_exit_2(
     tmp_path: Path, photo: Path, multi_checkpoint: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture
 ) -> None:
     for specs, message in ((["nope"], "unknown style 'nope'"), (["ink=0.5,tiny=0.5"], "not all in one file")):
-        options = StylizeOptions(
+        options = StylizeOptions.create(
             str(photo), tmp_path / "out", [multi_checkpoint, tiny_checkpoint], styles=specs, progress=False
         )
         assert run(options) == 2
@@ -81,7 +81,7 @@ def test_unknown_style_or_a_mix_across_files_is_one_line_and_exit_2(
 
 @pytest.mark.parametrize("spec", ["a=x", "a=-1", "=2", "a=0"])
 def test_bad_mix_specs_are_named(spec: str) -> None:
-    with pytest.raises(ValueError, match="--style"):
+    with pytest.raises(ValueError, match="style '"):
         zoo.parse_mix(spec)
 
 
@@ -116,8 +116,9 @@ def test_the_demo_runs_the_shipped_style_starry_night_into_outputs_demo_itself()
     from fst.cli import stylize  # what stylize.py and fst-stylize run
 
     options = stylize.parse_args([])
-    assert (options.inputs, options.out_dir, options.checkpoints) == (str(demo_dir()), Path("outputs/demo"), [])
-    ((path, mix),) = zoo.plan_styles(options.checkpoints, options.styles)  # by name: a shipped file holds it
+    assert (options.inputs, options.out_dir, options.style.checkpoints) == (str(demo_dir()), Path("outputs/demo"), [])
+    # By name: a shipped file holds it.
+    ((path, mix),) = zoo.plan_styles(options.style.checkpoints, options.style.styles)
     assert mix == {"starry_night": 1.0} and path.parent == zoo.CHECKPOINT_DIR
     jobs = inputs.plan_jobs(Path(options.inputs), REPO / options.out_dir, list(mix))
     assert jobs and all(job.target.parent == REPO / options.out_dir for job in jobs)  # one style: no subfolder
