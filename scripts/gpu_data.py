@@ -4,7 +4,7 @@
     python scripts/gpu_data.py unpack [--into .gpu]
 
 `pack` writes into a git-ignored folder: the Caffe VGG-19 cut after conv5_1 (the last layer any
-fst loss reads: relu5_1; 26 of its 40 MB), the training photos of `train_256/` (256-px short side)
+fst loss reads: relu5_1; 26 of its 40 MB), the six paintings, the training photos of `train_256/` (256-px short side)
 and the wheels of the Hydra packages the GPU image lacks. `unpack` restores the full VGG layout
 (the cut layers as zeros: never reached by the losses) so `VGGFeatures` loads it unchanged.
 """
@@ -49,6 +49,9 @@ def pack(into: Path, photos: int | None) -> None:
     sources = sorted(p for p in (assets / "train_256").iterdir() if p.suffix.lower() in {".webp", ".jpg", ".png"})
     for source in sources[:photos]:
         shutil.copy2(source, train / source.name)
+    styles = into / "styles"  # the paintings the six-style net is trained on
+    shutil.rmtree(styles, ignore_errors=True)
+    shutil.copytree(assets / "styles", styles, ignore=shutil.ignore_patterns("*.md"))
     wheels = into / "wheels"
     wheels.mkdir(exist_ok=True)
     # `pip wheel` also builds antlr4's pure-Python wheel from its sdist (PyPI has no wheel of 4.9.3).

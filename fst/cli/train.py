@@ -34,8 +34,8 @@ def main(cfg: DictConfig) -> None:
         fit(cfg)
 
 
-def fit(cfg: DictConfig) -> None:
-    L.seed_everything(cfg.seed, workers=True)
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
+    """The run's data and module: the net, its loss and its optimizer inside the Lightning module."""
     datamodule = instantiate(cfg.data, _convert_="all")
     # Plain lists and dicts (_convert_): the module's hyperparameters go into checkpoints, and
     # torch.load(weights_only=True) refuses OmegaConf containers on resume.
@@ -46,6 +46,12 @@ def fit(cfg: DictConfig) -> None:
         loss=instantiate(cfg.loss, _convert_="all"),
         optimizer=instantiate(cfg.optimizer, _convert_="all"),
     )
+    return datamodule, module
+
+
+def fit(cfg: DictConfig) -> None:
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, module = build(cfg)
     trainer = instantiate(
         cfg.trainer,
         logger=instantiate(cfg.logger),
