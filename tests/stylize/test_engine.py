@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import stylize
+from fst.cli import stylize
 from fst.stylize.engine import StyleEngine, TrainedStyle
 from fst.stylize.options import Controls, OptionError, Performance, StyleChoice, StylizeOptions
 from fst.stylize.pipeline import run
