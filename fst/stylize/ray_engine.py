@@ -78,7 +78,7 @@ def stylize(
 def _dataset(options: StylizeOptions, styles: list[tuple[str, StyleNet]], todo: list[inputs.Job]) -> ray.data.Dataset:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = options.output.progress
-    logging.getLogger("ray.data").setLevel(logging.INFO if options.output.progress else logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.INFO if options.output.progress else logging.ERROR)
     gpus = int(ray.cluster_resources().get("GPU", 0)) if options.performance.device != "cpu" else 0
     if gpus:  # one actor per GPU, batches of same-size images as the local engine on CUDA
         actors, resources = gpus, {"num_gpus": 1, "num_cpus": 1}
@@ -99,8 +99,8 @@ def _dataset(options: StylizeOptions, styles: list[tuple[str, StyleNet]], todo: 
             batch_size=4 * net_batch,  # small: a killed actor redoes little
             compute=ray.data.ActorPoolStrategy(size=actors),
             fn_constructor_kwargs={"options": options, "build": build, "started": time.time()},
-            max_restarts=-1,  # a dead actor is replaced...
-            max_task_retries=-1,  # ...and its batch sent again
+            # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1 (passing them
+            # is deprecated): a dead actor is replaced and its batch sent again; test_ray.py pins it.
             # The job's settings (FST_CACHE_DIR, FST_CHECKPOINTS, ...) follow it to every node.
             runtime_env={"env_vars": {key: value for key, value in os.environ.items() if key.startswith("FST_")}},
             **resources,
