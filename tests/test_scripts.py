@@ -113,3 +113,13 @@ def test_train_speed(tmp_path: Path, photo_folder: Path) -> None:
     result = run_script("benchmarks/train_speed.py", *args, *overrides)
     assert result.returncode == 0, result.stderr
     assert "| 2 | eager |" in result.stdout
+
+
+@pytest.mark.slow
+def test_stylize_ray() -> None:
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+    args = ["--count", "2", "--size", "64", "--repeats", "1", "--flags=--compile off"]
+    result = run_script("benchmarks/stylize_ray.py", *args)
+    assert result.returncode == 0, result.stderr
+    assert "| ray |" in result.stdout and "Ray start-up" in result.stdout
+    assert "inf dB" in result.stdout  # the same images as the local engine

@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=perf.batch_size, help="same-size images per batch; 0: 1 on CPU, 4 on CUDA"
     )
     p.add_argument("--workers", type=int, default=perf.workers, help="decode/encode threads")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default=perf.engine,
+        help="local: this process; ray: Ray Data actors on this machine, or the cluster of RAY_ADDRESS",
+    )
     tiling = TilingOptions
     p.add_argument("--max-pixels", type=int, default=tiling.max_pixels, help="tile images with more pixels")
     p.add_argument("--tile-size", type=int, default=tiling.tile_size)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
+Engine = Literal["local", "ray"]
 
 
 class OptionError(ValueError):
@@ -103,6 +104,9 @@ class Performance:
     compile_min_mpx: float = 2.0
     batch_size: int = 0  # 0: 1 on CPU (batching measured slower at 512 and 1024 px), 4 on CUDA
     workers: int = 2  # decode and encode threads
+    # local: this process (sharded by RANK/WORLD_SIZE); ray: Ray Data on this machine or the
+    # cluster of RAY_ADDRESS (`fst.stylize.ray_engine`, the `ray` extra).
+    engine: Engine = "local"
 
 
 @dataclass

@@ -5,7 +5,8 @@ a bad file costs one line on stderr and the job goes on, and the exit status say
 file failed. Images over `max_pixels` (or that run out of memory) are stylized in tiles.
 
 `run` reads top to bottom as the job's steps: place this worker -> load the styles -> plan the
-jobs (skipping existing outputs) -> stylize each style's batches -> report.
+jobs (skipping existing outputs) -> stylize each style's batches (here, or on Ray actors with
+`engine="ray"`, `fst.stylize.ray_engine`, which run this same `BatchRun`) -> report.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ class Summary:
     failed: list[str] = field(default_factory=list)
 
 
-def _decode(job: inputs.Job) -> tuple[inputs.Job, DecodedImage | None, str | None]:
+Decoded = tuple[inputs.Job, DecodedImage | None, str | None]  # an image, or the one line saying why not
+
+
+def _decode(job: inputs.Job) -> Decoded:
     try:
         return job, read_image(job.source, keep_alpha=True), None
     except ImageReadError as error:
@@ -50,7 +54,7 @@ def _decode(job: inputs.Job) -> tuple[inputs.Job, DecodedImage | None, str | Non
 
 
 def _batches(
-    decoded: Iterator[tuple[inputs.Job, DecodedImage | None, str | None]],
+    decoded: Iterator[Decoded],
     batch_size: int,
     on_error: Callable[[str], None],
 ) -> Iterator[list[tuple[inputs.Job, DecodedImage]]]:
@@ -159,8 +163,10 @@ class BatchRun:
     flight, and leaving the context waits for them.
     """
 
-    def __init__(self, options: StylizeOptions, device: torch.device, total: int) -> None:
-        self.options, self.device = options, device
+    def __init__(
+        self, options: StylizeOptions, device: torch.device, total: int, log: Callable[[str], None] = _log
+    ) -> None:
+        self.options, self.device, self.log = options, device, log
         performance = options.performance
         self.batch_size = performance.batch_size or (4 if device.type == "cuda" else 1)
         self.workers = max(1, performance.workers)
@@ -184,21 +190,27 @@ class BatchRun:
             self.encoders.shutdown()
             self.bar.close()
 
-    def stylizer(self, net: StyleNet, name: str, jobs: list[inputs.Job]) -> Stylizer:
-        """The style's stylizer, compiled when the policy says so for these jobs."""
+    def stylizer(
+        self, net: StyleNet, name: str, jobs: list[inputs.Job], worth: Callable[[], bool] | None = None
+    ) -> Stylizer:
+        """The style's stylizer, compiled when the policy says so for these jobs (or `worth()`, when
+        the caller sees only part of the job: a Ray actor)."""
         options = self.options
         stylizer = make_stylizer(net, name, self.device, options.controls, options.tiling, options.performance)
         if jobs:  # nothing to do: not even a cached package is loaded
             # What runs whole if compiled is what the package would serve (the AdaIN model caps lower).
             limit = stylizer.whole_image_limit(compiled=True)
-            worth = functools.partial(worth_compiling, jobs, options, limit)  # headers read only if needed
+            worth = worth or functools.partial(worth_compiling, jobs, options, limit)  # headers read if needed
             stylizer.compiled = compile_net(net, options.performance, self.device, worth)
         self.modes.add("compiled" if stylizer.compiled else "eager")
         return stylizer
 
     def stylize(self, stylizer: Stylizer, jobs: list[inputs.Job]) -> None:
         """Decode, stylize in batches of equal size and hand each result to an encoder."""
-        decoded = _prefetch(self.decoders, _decode, jobs, self.depth)
+        self.stylize_decoded(stylizer, _prefetch(self.decoders, _decode, jobs, self.depth))
+
+    def stylize_decoded(self, stylizer: Stylizer, decoded: Iterator[Decoded]) -> None:
+        """Stylize already decoded images (or decode failures) in batches of equal size, then encode."""
         for batch in _batches(decoded, self.batch_size, self._decode_failed):
             content = stack_images([to_uint8_tensor(image.rgb) for _, image in batch])
             try:
@@ -230,18 +242,19 @@ class BatchRun:
 
     def _fail(self, message: str) -> None:
         self.summary.failed.append(message)
-        _log(f"failed: {message}")
+        self.log(f"failed: {message}")
 
 
-def report(run: BatchRun, elapsed: float, rank: int, world_size: int) -> None:
+def report(
+    options: StylizeOptions, summary: Summary, modes: set[str], elapsed: float, rank: int, world_size: int
+) -> None:
     """One line on stderr: written, skipped, failed, speed, and where the outputs are."""
-    summary = run.summary
     shard_note = f" (worker {rank + 1}/{world_size})" if world_size > 1 else ""
     rate = summary.written / elapsed if elapsed > 0 else 0.0
     print(
         f"stylized {summary.written}, skipped {summary.skipped} existing, failed {len(summary.failed)}"
-        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {'+'.join(sorted(run.modes)) or 'no'} net); "
-        f"outputs in {run.options.out_dir}",
+        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {'+'.join(sorted(modes)) or 'no'} net); "
+        f"outputs in {options.out_dir}",
         file=sys.stderr,
     )
 
@@ -257,13 +270,22 @@ def run(options: StylizeOptions) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    with BatchRun(options, device, len(todo)) as batch_run:
-        batch_run.summary.skipped = skipped
-        for name, net in styles:
-            style_jobs = [job for job in todo if job.style == name]
-            batch_run.stylize(batch_run.stylizer(net, name, style_jobs), style_jobs)
-    report(batch_run, time.perf_counter() - start, rank, world_size)
-    return 1 if batch_run.summary.failed else 0
+    if options.performance.engine == "ray":
+        try:  # the optional extra: only this engine needs it
+            from fst.stylize import ray_engine
+        except ImportError as error:
+            print(f"error: --engine ray needs Ray ({error}): pip install 'fst[ray]'", file=sys.stderr)
+            return 2
+        summary, modes = ray_engine.stylize(options, styles, todo)
+    else:
+        with BatchRun(options, device, len(todo)) as batch_run:
+            for name, net in styles:
+                style_jobs = [job for job in todo if job.style == name]
+                batch_run.stylize(batch_run.stylizer(net, name, style_jobs), style_jobs)
+        summary, modes = batch_run.summary, batch_run.modes
+    summary.skipped = skipped
+    report(options, summary, modes, time.perf_counter() - start, rank, world_size)
+    return 1 if summary.failed else 0
 
 
 def list_styles() -> int:
