@@ -7,8 +7,11 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fst.web.security import SESSION_COOKIE
 from fst.web.services.errors import ServiceError
 from fst.web.services.rate_limits import RateLimited
 from fst.web.settings import Settings
@@ -19,6 +22,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 FORM_OVERHEAD = 1_000_000  # bytes a form's other fields may take beside its two images
+# Uploads that need a session: without a session cookie they are refused before the body is read.
+UPLOAD_PATHS = {"/api/jobs": "api", "/jobs": "form"}
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -30,16 +35,75 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def guard_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """Refuse oversized bodies, and state-changing requests whose Origin is another site (besides
         SameSite cookies and the forms' CSRF tokens); requests without Origin (API clients) pass."""
-        # Refused before the body is read and spooled.
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > largest_body:
-            return JSONResponse({"detail": "the upload is too large"}, status_code=413)
         if cross_site(request):
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    # Outermost (added last), so it counts the bytes before any other layer reads them.
+    app.add_middleware(BodyLimit, limit=largest_body)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Counts request-body bytes as they arrive and answers 413 at `limit`: `Content-Length` alone
+    is not enough, a chunked upload has none (40 MB were spooled to disk before the 401). Uploads
+    without a session cookie are refused before a byte of their body is read."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await _too_large(scope, receive, send)
+        kind = UPLOAD_PATHS.get(scope["path"])
+        if scope["method"] == "POST" and kind and not _has_session_cookie(headers.get("cookie", "")):
+            if kind == "api":
+                answer: Response = JSONResponse({"detail": "log in first (POST /api/auth/login)"}, status_code=401)
+            else:
+                answer = RedirectResponse("/login", status_code=303)
+            return await answer(scope, receive, send)
+        received = 0
+        cut = False
+
+        async def counted() -> Message:
+            nonlocal received, cut
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    cut = True
+                    raise _BodyTooLarge  # stops the form parser; FastAPI may turn it into a 400, dropped below
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not cut:  # once cut, the app's own answer (a 400 for a "broken" form) is replaced by the 413
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not cut:
+                raise
+        if cut:
+            await _too_large(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse({"detail": "the upload is too large"}, status_code=413)(scope, receive, send)
+
+
+def _has_session_cookie(header: str) -> bool:
+    return bool(cookie_parser(header).get(SESSION_COOKIE))  # the parser Starlette's `request.cookies` uses
 
 
 def cross_site(request: Request) -> bool:

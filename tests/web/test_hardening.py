@@ -1,0 +1,68 @@
+"""What a probe of the site broke (issue 26): each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi.testclient import TestClient
+
+from tests.web.conftest import register
+
+CHUNK = b"x" * 65536
+FORTY_MB = 40 * 1024 * 1024
+PART_HEAD = b'--b\r\nContent-Disposition: form-data; name="photo"; filename="p.png"\r\nContent-Type: image/png\r\n\r\n'
+
+
+def send_chunked(client: TestClient, cookie: str = "") -> tuple[int, int]:
+    """POST 40 MB to /api/jobs in chunks with no Content-Length, straight into the ASGI app (the test
+    client would read the whole body first); returns (status, bytes the app pulled)."""
+    pulled = 0
+
+    async def receive() -> dict:
+        nonlocal pulled
+        if pulled >= FORTY_MB:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        body = PART_HEAD if pulled == 0 else CHUNK  # a well-formed file part, so a parser keeps reading
+        pulled += len(body)
+        return {"type": "http.request", "body": body, "more_body": True}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"host", b"testserver"),
+        (b"content-type", b"multipart/form-data; boundary=b"),
+        (b"transfer-encoding", b"chunked"),
+    ]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/jobs",
+        "raw_path": b"/api/jobs",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    anyio.run(client.app, scope, receive, send)
+    return sent[0]["status"], pulled
+
+
+def test_chunked_upload_without_a_session_is_refused_unread(client) -> None:
+    status, pulled = send_chunked(client)
+    assert status == 401 and pulled == 0
+
+
+def test_chunked_upload_is_cut_at_the_limit(client, settings) -> None:
+    register(client)
+    status, pulled = send_chunked(client, f"fst_session={client.cookies['fst_session']}")
+    assert status == 413
+    assert pulled <= 2 * settings.max_upload_bytes + 1_000_000 + len(CHUNK)  # never the whole 40 MB
