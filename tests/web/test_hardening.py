@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import anyio
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import register
+from tests.web.conftest import image_bytes, make_client, register
 
 CHUNK = b"x" * 65536
 FORTY_MB = 40 * 1024 * 1024
@@ -66,3 +68,27 @@ def test_chunked_upload_is_cut_at_the_limit(client, settings) -> None:
     status, pulled = send_chunked(client, f"fst_session={client.cookies['fst_session']}")
     assert status == 413
     assert pulled <= 2 * settings.max_upload_bytes + 1_000_000 + len(CHUNK)  # never the whole 40 MB
+
+
+def test_concurrent_wrong_logins_hit_the_limit(client) -> None:
+    register(client)
+    client.post("/api/auth/logout")
+    wrong = {"email": "ada@example.com", "password": "wrong password!"}
+    with ThreadPoolExecutor(30) as pool:
+        statuses = list(pool.map(lambda _: client.post("/api/auth/login", json=wrong).status_code, range(30)))
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 25  # settings: 5 failures a minute
+
+
+def test_concurrent_submits_never_pass_the_limit(settings) -> None:
+    limited = settings.replace(workers=0, uploads_per_minute=30, stripe_secret_key="", stripe_webhook_secret="")
+    photo = image_bytes()
+    with make_client(limited) as client:
+        register(client)
+
+        def submit(_: int) -> int:
+            files = {"photo": ("photo.png", photo, "image/png")}
+            return client.post("/api/jobs", files=files, data={"style": "starry_night"}).status_code
+
+        with ThreadPoolExecutor(40) as pool:
+            statuses = list(pool.map(submit, range(40)))
+    assert statuses.count(201) <= 30 and set(statuses) <= {201, 429}, statuses

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from fst.web.models import User
 from fst.web.security import hash_password, verify_password
 from fst.web.services.errors import ServiceError
-from fst.web.services.rate_limits import check_rate, record_event
+from fst.web.services.rate_limits import release, reserve
 from fst.web.settings import Settings
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -55,13 +55,12 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
         ServiceError: wrong e-mail or password (401); the failure is counted and committed.
     """
     email = normalise_email(email)
-    key = f"login:{client}:{email}"
-    check_rate(session, key, settings.logins_per_minute)
+    # Every attempt is counted as a failure before Argon2 runs, and given back if it succeeds.
+    attempt = reserve(session, f"login:{client}:{email}", settings.logins_per_minute)
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     # An unknown e-mail is checked against a dummy hash: as slow, so timing does not reveal accounts.
     if not verify_password(password, user.password_hash if user else None):
-        record_event(session, key)
-        session.commit()  # counted even though the request fails
         raise ServiceError("wrong e-mail or password", status=401)
     assert user is not None  # verify_password is False without a hash
+    release(session, attempt)
     return user

@@ -20,7 +20,7 @@ from fst.web.models import Job, User
 from fst.web.schemas import JobOut
 from fst.web.services import job_states
 from fst.web.services.errors import Conflict, NotFound, ServiceError
-from fst.web.services.rate_limits import check_rate, record_event
+from fst.web.services.rate_limits import reserve
 from fst.web.settings import Settings
 
 
@@ -86,10 +86,7 @@ def _by_idempotency_key(session: Session, user: User, key: str) -> Job | None:
 
 
 def _count_upload(session: Session, settings: Settings, user: User) -> None:
-    key = f"upload:{user.id}"
-    check_rate(session, key, settings.uploads_per_minute)
-    record_event(session, key)
-    session.commit()  # a rejected upload still counts towards the limit
+    reserve(session, f"upload:{user.id}", settings.uploads_per_minute)  # a rejected upload still counts
 
 
 def _style_names(settings: Settings, request: JobRequest, style_image: bytes | None) -> list[str]:
