@@ -92,3 +92,36 @@ def test_concurrent_submits_never_pass_the_limit(settings) -> None:
         with ThreadPoolExecutor(40) as pool:
             statuses = list(pool.map(submit, range(40)))
     assert statuses.count(201) <= 30 and set(statuses) <= {201, 429}, statuses
+
+
+def test_sign_ups_are_throttled_per_address_and_network(settings) -> None:
+    throttled = settings.replace(signups_per_hour=3, signups_per_hour_per_network=5)
+
+    def sign_up(client: TestClient, email: str) -> int:
+        return client.post("/api/auth/register", json={"email": email, "password": "correct horse battery"})
+
+    with make_client(throttled) as app_client:
+        first, neighbour, elsewhere = (
+            TestClient(app_client.app, base_url="http://testserver", client=(host, 1))
+            for host in ("10.0.0.9", "10.0.0.10", "10.0.1.9")
+        )
+        for n in range(3):
+            assert sign_up(first, f"a{n}@example.com").status_code == 201
+        refused = sign_up(first, "a3@example.com")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 60  # an hour's window
+        for n in range(2):  # the /24 had 3 of its 5
+            assert sign_up(neighbour, f"b{n}@example.com").status_code == 201
+        assert sign_up(neighbour, "b2@example.com").status_code == 429
+        assert sign_up(elsewhere, "c@example.com").status_code == 201
+
+
+def test_common_passwords_are_refused(client) -> None:
+    for weak in ("password", "12345678", "qwertyuiop", "iloveyou123", "ada@example.com"):
+        response = client.post("/api/auth/register", json={"email": "ada@example.com", "password": weak})
+        assert response.status_code == 400 and "guess" in response.json()["detail"], weak
+    assert (
+        client.post(
+            "/api/auth/register", json={"email": "ada@example.com", "password": "correct horse battery"}
+        ).status_code
+        == 201
+    )

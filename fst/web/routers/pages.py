@@ -101,7 +101,7 @@ def signup(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        user = auth.register(session, settings, email, password)
+        user = auth.register(session, settings, email, password, client_address(request))
     except ServiceError as error:
         return refused(request, "auth.html", error, {"mode": "signup", "email": email})
     response = redirect("/")
