@@ -31,7 +31,9 @@ def api_submit(
     style_image: Annotated[
         UploadFile | None, File(description="a style image (needs the arbitrary-style model)")
     ] = None,
-    painting: Annotated[str | None, Form(description="a painting of the gallery as the style image")] = None,
+    painting: Annotated[
+        str | None, Form(max_length=200, description="a painting of the gallery as the style image")
+    ] = None,
     strength: Annotated[float, Form(ge=0.0, le=1.0)] = 1.0,
     preserve_color: Annotated[bool, Form()] = False,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
@@ -77,7 +79,7 @@ def api_result(
     """The stylized image (`?download=1` for an attachment)."""
     job = jobs.owned_job(session, user, job_id)
     path = jobs.result_file(settings, job)
-    name = f"{job.style}-{job.id[:8]}{path.suffix}" if download else None
+    name = jobs.download_name(job, path.suffix) if download else None
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"), filename=name)
 
 

@@ -6,6 +6,7 @@ Another user's job is always "no such job" (404), never "forbidden": its existen
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,11 +154,16 @@ def arbitrary_style_image(settings: Settings, request: JobRequest) -> bytes | No
     if styles.arbitrary_style_checkpoint(settings.checkpoints_dir) is None:
         message = "styles from your own image are not available yet (no arbitrary-style model installed)"
         raise ServiceError(message, status=503)
+    painting = None
+    # Checked even beside an uploaded style image: the name becomes the job's style (a String(100)
+    # column, the gallery's label, the download's file name), so only the gallery's own names pass.
+    if request.gallery_painting:
+        painting = styles.gallery_painting(settings.paintings_dir, request.gallery_painting)
+        if painting is None:  # only listed names reach the disk: this also keeps paths out
+            raise ServiceError("unknown painting; GET /api/styles lists the gallery")
     if request.style_image is not None:
         return request.style_image
-    painting = styles.gallery_painting(settings.paintings_dir, request.gallery_painting or "")
-    if painting is None:  # only listed names reach the disk: this also keeps paths out
-        raise ServiceError("unknown painting; GET /api/styles lists the gallery")
+    assert painting is not None  # a painting was named (checked above)
     return painting.read_bytes()
 
 
@@ -189,6 +195,12 @@ def job_out(session: Session, job: Job) -> JobOut:
         created_at=job.created_at,
         result_url=f"/api/jobs/{job.id}/result" if job.status == "done" else None,
     )
+
+
+def download_name(job: Job, suffix: str) -> str:
+    """The result's file name for a download: the style's name reduced to safe characters."""
+    style = re.sub(r"[^A-Za-z0-9_-]+", "_", job.style).strip("_")[:60] or "style"
+    return f"{style}-{job.id[:8]}{suffix}"
 
 
 def result_file(settings: Settings, job: Job) -> Path:
