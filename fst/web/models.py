@@ -67,6 +67,7 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     completions: Mapped[int] = mapped_column(Integer, default=0)  # must end at 1: checked by the load test
     claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(300), nullable=True)  # "host:pid" of the claim's holder
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     enqueued_at: Mapped[float] = mapped_column(Float, default=time.time)
     created_at: Mapped[float] = mapped_column(Float, default=time.time, index=True)
