@@ -7,7 +7,10 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,7 +31,11 @@ UPLOAD_PATHS = {"/api/jobs": "api", "/jobs": "form"}
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the guards and the `ServiceError` handler to `app`."""
-    app.add_exception_handler(ServiceError, refused)  # type: ignore[arg-type]  # Starlette types it loosely
+    # Starlette types the handlers loosely (any Exception subclass), hence the ignores.
+    app.add_exception_handler(ServiceError, refused)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, server_error)
     largest_body = 2 * settings.max_upload_bytes + FORM_OVERHEAD  # a photo, a style image and the form
 
     @app.middleware("http")
@@ -114,7 +121,48 @@ def cross_site(request: Request) -> bool:
     return urlsplit(origin).netloc != request.headers.get("host", "")
 
 
-async def refused(_request: Request, error: ServiceError) -> JSONResponse:
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page: it gets an HTML error page; the API (and curl) always get JSON."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    from fst.web.routers.pages import render  # the pages import the services, which import this module's callers
+
+    page = render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    page.headers.update(headers or {})
+    return page
+
+
+async def refused(request: Request, error: ServiceError) -> Response:
     """A rule refused the request: its reason and status, as FastAPI answers an `HTTPException`."""
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    if wants_html(request):
+        return error_page(request, error.status, str(error), headers)
     return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
+
+
+PAGE_MESSAGES = {
+    404: "There is no such page, or it is not yours to see.",
+    405: "This address does not take that kind of request.",
+}
+
+
+async def http_error(request: Request, error: HTTPException) -> Response:
+    if not wants_html(request):
+        return await http_exception_handler(request, error)
+    message = PAGE_MESSAGES.get(error.status_code) or str(error.detail)
+    return error_page(request, error.status_code, message, dict(error.headers or {}))
+
+
+async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+    if not wants_html(request):
+        return await request_validation_exception_handler(request, error)
+    return error_page(request, 422, "The form was incomplete or had a wrong value; go back and try again.")
+
+
+async def server_error(request: Request, _error: Exception) -> Response:
+    """Unexpected: the details go to the log (Starlette logs them), never to the user."""
+    if not wants_html(request):
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+    return error_page(request, 500, "Something went wrong on our side. Please try again in a minute.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -125,3 +126,38 @@ def test_common_passwords_are_refused(client) -> None:
         ).status_code
         == 201
     )
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def test_browsers_get_html_error_pages_and_the_api_json(client) -> None:
+    page = client.get("/no-such-page", headers=HTML)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text and '"detail"' not in page.text
+    assert client.get("/api/no-such-thing", headers=HTML).json() == {"detail": "Not Found"}
+    register(client, "owner@example.com")
+    job = client.post(
+        "/api/jobs", files={"photo": ("p.png", image_bytes(), "image/png")}, data={"style": "starry_night"}
+    ).json()
+    client.post("/api/auth/logout")
+    register(client, "other@example.com")
+    other = client.get(f"/jobs/{job['id']}", headers=HTML)  # another user's job: a page, not JSON
+    assert other.status_code == 404 and "Page not found" in other.text
+    expired = client.post("/logout", data={"csrf_token": "stale"}, headers=HTML, follow_redirects=False)
+    assert expired.status_code == 403 and "the form expired" in expired.text and "<html" in expired.text
+
+
+def test_a_failed_stripe_call_is_a_clear_page(client, monkeypatch) -> None:
+    import stripe
+
+    def down(**_: object) -> None:
+        raise stripe.APIConnectionError("network down")
+
+    monkeypatch.setattr(stripe.checkout.Session, "create", down)
+    register(client)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/buy").text).group(1)
+    page = client.post("/buy", data={"csrf_token": token}, headers=HTML, follow_redirects=False)
+    assert page.status_code == 502 and "nothing was charged" in page.text and "<html" in page.text
+    api = client.post("/api/billing/checkout")
+    assert api.status_code == 502 and "nothing was charged" in api.json()["detail"]

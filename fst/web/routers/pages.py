@@ -207,4 +207,7 @@ def buy(request: Request, settings: AppSettings, user: MaybeUser, csrf: CsrfFiel
     check_csrf(request, csrf)
     if user is None:
         return redirect("/login")
-    return redirect(billing.checkout_url(settings, user, str(request.base_url)))
+    try:
+        return redirect(billing.checkout_url(settings, user, str(request.base_url)))
+    except ServiceError as error:  # Stripe failed: the buy page again, with why
+        return refused(request, "buy.html", error, {"user": user})
