@@ -24,6 +24,27 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+# Scripts and styles only from our own files (no inline code: an injected <script> does not run);
+# forms post to us, and /buy's redirect goes on to Stripe Checkout.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self' https://checkout.stripe.com",
+    ]
+)
+# FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN with inline code: their own policy.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src blob:; frame-ancestors 'none'"
+)
 FORM_OVERHEAD = 1_000_000  # bytes a form's other fields may take beside its two images
 # Uploads that need a session: without a session cookie they are refused before the body is read.
 UPLOAD_PATHS = {"/api/jobs": "api", "/jobs": "form"}
@@ -42,11 +63,13 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def guard_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """Refuse oversized bodies, and state-changing requests whose Origin is another site (besides
         SameSite cookies and the forms' CSRF tokens); requests without Origin (API clients) pass."""
-        if cross_site(request):
+        if cross_site(request, settings.secure_cookies):
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        docs = request.url.path in ("/docs", "/redoc")
+        response.headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else CONTENT_SECURITY_POLICY)
         return response
 
     # Outermost (added last), so it counts the bytes before any other layer reads them.
@@ -113,12 +136,19 @@ def _has_session_cookie(header: str) -> bool:
     return bool(cookie_parser(header).get(SESSION_COOKIE))  # the parser Starlette's `request.cookies` uses
 
 
-def cross_site(request: Request) -> bool:
-    """A state-changing request from a page of another site (Stripe's webhook comes from Stripe)."""
+def cross_site(request: Request, behind_https: bool = False) -> bool:
+    """A state-changing request from a page of another origin (Stripe's webhook comes from Stripe).
+
+    The origin is scheme and host: `http://site` posting to `https://site` is another origin (a
+    network attacker can serve the plain-HTTP page). Behind an HTTPS proxy (`secure_cookies`) the
+    app may see plain HTTP, but only `https://` origins are ours.
+    """
     origin = request.headers.get("origin")
     if request.method in ("GET", "HEAD", "OPTIONS") or not origin or request.url.path.startswith("/api/stripe/"):
         return False
-    return urlsplit(origin).netloc != request.headers.get("host", "")
+    parts = urlsplit(origin)
+    scheme = "https" if behind_https else request.url.scheme
+    return (parts.scheme, parts.netloc) != (scheme, request.headers.get("host", ""))
 
 
 def wants_html(request: Request) -> bool:

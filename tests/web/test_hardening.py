@@ -161,3 +161,39 @@ def test_a_failed_stripe_call_is_a_clear_page(client, monkeypatch) -> None:
     assert page.status_code == 502 and "nothing was charged" in page.text and "<html" in page.text
     api = client.post("/api/billing/checkout")
     assert api.status_code == 502 and "nothing was charged" in api.json()["detail"]
+
+
+def test_pages_send_a_content_security_policy_and_no_inline_code(client) -> None:
+    register(client)
+    for path in ("/", "/gallery", "/buy", "/no-such-page"):
+        response = client.get(path, headers=HTML)
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert not re.search(r"\son[a-z]+=|<script>|style=", response.text), path  # the policy would block them
+
+
+def test_the_origin_check_compares_the_scheme(client, settings) -> None:
+    register(client)
+    assert client.post("/api/auth/logout", headers={"Origin": "https://testserver"}).status_code == 403  # we are http
+    assert client.post("/api/auth/logout", headers={"Origin": "http://testserver"}).status_code == 204
+    with make_client(settings.replace(secure_cookies=True)) as behind_proxy:  # TLS ends at the proxy
+        assert behind_proxy.post("/api/auth/logout", headers={"Origin": "http://testserver"}).status_code == 403
+        assert behind_proxy.post("/api/auth/logout", headers={"Origin": "https://testserver"}).status_code == 204
+
+
+def test_the_csrf_cookie_is_secure_over_https(settings) -> None:
+    with TestClient(make_client(settings).app, base_url="https://testserver") as client:
+        cookie = client.get("/login").headers["set-cookie"]
+        assert cookie.startswith("fst_csrf=") and "Secure" in cookie
+
+
+def test_admin_grant_never_makes_credits_negative(client, settings, capsys) -> None:
+    from fst.web.cli import main
+
+    register(client)  # 3 credits
+    common = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url()]
+    assert main([*common, "admin", "grant", "ada@example.com", "-5"]) == 1
+    assert "cannot take 5" in capsys.readouterr().err
+    assert client.get("/api/auth/me").json()["credits"] == 3
+    assert main([*common, "admin", "grant", "ada@example.com", "-3"]) == 0
+    assert client.get("/api/auth/me").json()["credits"] == 0

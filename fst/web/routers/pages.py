@@ -50,7 +50,9 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context = {"settings": settings, "csrf_token": csrf_token(settings.secret_key, cookie), "user": None, **context}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     if fresh:
-        response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax", secure=settings.secure_cookies)
+        # Secure over HTTPS (as the session cookie): never sent, so never leaked, over plain HTTP.
+        secure = settings.secure_cookies or request.url.scheme == "https"
+        response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax", secure=secure)
     return response
 
 

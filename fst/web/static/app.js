@@ -1,3 +1,12 @@
+// No inline scripts or handlers anywhere: the Content-Security-Policy allows only this file.
+
+// The strength slider shows its value.
+(function () {
+  const strength = document.getElementById("strength");
+  if (!strength) return;
+  strength.addEventListener("input", () => { strength.nextElementSibling.value = strength.value; });
+})();
+
 // Job pages poll the JSON API until the job ends, then show the result (no page reload).
 (function () {
   const card = document.getElementById("job");
