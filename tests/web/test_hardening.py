@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import anyio
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import image_bytes, make_client, register
+from tests.web.conftest import image_bytes, make_client, register, submit
 
 CHUNK = b"x" * 65536
 FORTY_MB = 40 * 1024 * 1024
@@ -197,3 +197,52 @@ def test_admin_grant_never_makes_credits_negative(client, settings, capsys) -> N
     assert client.get("/api/auth/me").json()["credits"] == 3
     assert main([*common, "admin", "grant", "ada@example.com", "-3"]) == 0
     assert client.get("/api/auth/me").json()["credits"] == 0
+
+
+def test_one_credit_is_singular(client) -> None:
+    from sqlalchemy import update
+
+    from fst.web.models import User
+
+    register(client)
+    with client.app.state.connections.factory() as session:
+        session.execute(update(User).values(credits=1))
+        session.commit()
+    for path in ("/", "/buy"):
+        text = client.get(path).text
+        assert "1 credits" not in text and "1</strong> credits" not in text, path
+        assert "1 credit<" in text or "1</strong> credit." in text, path
+
+
+def test_delete_asks_first(client) -> None:
+    register(client)
+    submit(client)
+    assert 'data-confirm="Delete this picture?' in client.get("/gallery").text  # app.js asks before it posts
+
+
+def test_every_painting_is_labelled_and_searchable(settings, tmp_path) -> None:
+    from tests.conftest import random_photo
+
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    names = [f"painter_{n:02d}-a_title.jpg" for n in range(30)]
+    for name in names:
+        random_photo(8, 8, seed=1).save(paintings / name)
+    with make_client(settings.replace(paintings_dir=paintings, workers=0)) as client:
+        register(client)
+        page = client.get("/").text
+    assert page.count('name="painting"') == 30 and 'id="painting-search"' in page
+    assert "Painter 29 a title" in page  # a label, not only a thumbnail
+
+
+def test_the_worker_reports_each_stage(settings) -> None:
+    from fst import resources
+    from fst.web import styles
+    from fst.web.worker import StyleWorker
+
+    worker = StyleWorker(settings, factory=None)
+    reports: list[float] = []
+    style = styles.find_style(settings.checkpoints_dir, "starry_night")
+    photo = resources.demo_dir() / "chelsea.jpg"
+    worker.stylize(photo, style, 1.0, False, settings.data_dir / "out.jpg", reports.append)
+    assert reports == sorted(reports) and len(reports) >= 4, reports  # was 0.3 and 0.9 only

@@ -73,7 +73,11 @@ def style_choices(settings: Settings) -> dict[str, Any]:
     return {
         "styles": styles.shipped_styles(settings.checkpoints_dir),
         "style_image_available": styles.arbitrary_style_checkpoint(settings.checkpoints_dir) is not None,
-        "gallery": styles.gallery_paintings(settings.paintings_dir),
+        # Every painting, labelled (the picker searches the labels).
+        "gallery": [
+            {"name": name, "title": styles.painting_title(name)}
+            for name in styles.gallery_paintings(settings.paintings_dir)
+        ],
     }
 
 
