@@ -182,6 +182,10 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, shots, tmp_path) -> None:
                 assert width <= PHONE["width"], f"{path} scrolls sideways on a phone ({width} px)"
                 snap(mobile, shots, name)
             mobile.goto(server + "/gallery")
+            # A style name with no break opportunity (the column allows 100 characters) must wrap, not widen.
+            mobile.evaluate("() => { document.querySelector('.tile-bar span').textContent = 'W'.repeat(100); }")
+            width = mobile.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"a long style name widens the phone gallery to {width} px"
             mobile.once("dialog", lambda dialog: dialog.dismiss())
             mobile.click("text=Delete")
             mobile.wait_for_timeout(300)
