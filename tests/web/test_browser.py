@@ -165,6 +165,11 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, shots, tmp_path) -> None:
             page.wait_for_function("() => document.getElementById('stage').textContent !== ''", timeout=30_000)
             snap(page, shots, "desktop-job-progress")
             page.wait_for_selector("#result-image", state="visible", timeout=60_000)
+            page.wait_for_function("() => document.getElementById('original-image').naturalWidth > 0")
+            page.fill("#compare-slider", "35")
+            assert "35%" in page.evaluate("() => document.getElementById('result-image').style.clipPath")
+            snap(page, shots, "desktop-before-after")
+            job_url = page.url
             page.goto(server + "/gallery")
             missing = page.goto(server + "/no-such-page")
             assert missing.status == 404 and "Page not found" in page.inner_text("h1")
@@ -181,6 +186,10 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, shots, tmp_path) -> None:
                 width = mobile.evaluate("document.documentElement.scrollWidth")
                 assert width <= PHONE["width"], f"{path} scrolls sideways on a phone ({width} px)"
                 snap(mobile, shots, name)
+            mobile.goto(job_url)
+            mobile.wait_for_function("() => document.getElementById('original-image').naturalWidth > 0")
+            assert mobile.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+            snap(mobile, shots, "phone-before-after")
             mobile.goto(server + "/gallery")
             # A style name with no break opportunity (the column allows 100 characters) must wrap, not widen.
             mobile.evaluate("() => { document.querySelector('.tile-bar span').textContent = 'W'.repeat(100); }")

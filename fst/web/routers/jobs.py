@@ -83,6 +83,13 @@ def api_result(
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"), filename=name)
 
 
+@router.get("/{job_id}/original", response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}}})
+def api_original(job_id: str, session: DbSession, settings: AppSettings, user: CurrentUser) -> FileResponse:
+    """The photo as uploaded (the "before" of the before/after view)."""
+    path = jobs.original_file(settings, jobs.owned_job(session, user, job_id))
+    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
+
+
 @router.delete("/{job_id}", status_code=204)
 def api_delete(job_id: str, session: DbSession, settings: AppSettings, user: CurrentUser) -> None:
     """Delete a job and its files (photo and result)."""

@@ -194,6 +194,7 @@ def job_out(session: Session, job: Job) -> JobOut:
         error=job.error,
         created_at=job.created_at,
         result_url=f"/api/jobs/{job.id}/result" if job.status == "done" else None,
+        original_url=f"/api/jobs/{job.id}/original",
     )
 
 
@@ -210,6 +211,14 @@ def result_file(settings: Settings, job: Job) -> Path:
     path = settings.data_dir / job.result_path
     if not path.is_file():
         raise NotFound("the result file is missing")
+    return path
+
+
+def original_file(settings: Settings, job: Job) -> Path:
+    """The photo as uploaded (our stored copy), for the before/after view; `NotFound` if it is gone."""
+    path = settings.data_dir / job.photo_path
+    if not path.is_file():
+        raise NotFound("the original photo is missing")
     return path
 
 

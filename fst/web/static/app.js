@@ -70,3 +70,13 @@ document.addEventListener("submit", (event) => {
     document.getElementById("paintings-none").hidden = shown > 0;
   });
 })();
+
+// Before/after: the stylized image covers the photo from the slider's position rightwards.
+(function () {
+  const slider = document.getElementById("compare-slider");
+  const after = document.getElementById("result-image");
+  if (!slider || !after) return;
+  const show = () => { after.style.clipPath = `inset(0 0 0 ${slider.value}%)`; };  // CSSOM: allowed by the CSP
+  slider.addEventListener("input", show);
+  show();
+})();
