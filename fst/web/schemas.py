@@ -28,6 +28,7 @@ class JobOut(BaseModel):
     created_at: float
     result_url: str | None
     original_url: str | None = None  # the photo as uploaded: the "before" of the before/after view
+    share_url: str | None = None  # the public link, when the owner shared the result
 
 
 class JobList(BaseModel):

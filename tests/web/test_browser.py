@@ -170,6 +170,13 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, shots, tmp_path) -> None:
             assert "35%" in page.evaluate("() => document.getElementById('result-image').style.clipPath")
             snap(page, shots, "desktop-before-after")
             job_url = page.url
+            page.click("text=Create a share link")
+            link = page.input_value("#share-url")
+            stranger = browser.new_context(viewport=DESKTOP).new_page()  # no account, no cookies
+            watch_console(stranger, errors)
+            stranger.goto(link)
+            stranger.wait_for_function("() => document.querySelector('img.shared').naturalWidth > 0")
+            snap(stranger, shots, "desktop-shared")
             page.goto(server + "/gallery")
             missing = page.goto(server + "/no-such-page")
             assert missing.status == 404 and "Page not found" in page.inner_text("h1")

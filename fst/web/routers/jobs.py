@@ -90,6 +90,20 @@ def api_original(job_id: str, session: DbSession, settings: AppSettings, user: C
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
 
 
+@router.post("/{job_id}/share")
+def api_share(job_id: str, session: DbSession, user: CurrentUser) -> JobOut:
+    """Turn on a public link to the result (`share_url`); off until asked for."""
+    job = jobs.owned_job(session, user, job_id)
+    jobs.share(session, job)
+    return jobs.job_out(session, job)
+
+
+@router.delete("/{job_id}/share", status_code=204)
+def api_unshare(job_id: str, session: DbSession, user: CurrentUser) -> None:
+    """Revoke the public link."""
+    jobs.unshare(session, jobs.owned_job(session, user, job_id))
+
+
 @router.delete("/{job_id}", status_code=204)
 def api_delete(job_id: str, session: DbSession, settings: AppSettings, user: CurrentUser) -> None:
     """Delete a job and its files (photo and result)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from fst.web import styles
@@ -191,6 +191,37 @@ def delete_form(
     check_csrf(request, csrf)
     jobs.delete_job(session, settings, jobs.owned_job(session, user, job_id))
     return redirect("/gallery")
+
+
+@router.post("/jobs/{job_id}/share")
+def share_form(job_id: str, request: Request, session: DbSession, user: MaybeUser, csrf: CsrfField = None) -> Response:
+    check_csrf(request, csrf)
+    jobs.share(session, jobs.owned_job(session, user, job_id))
+    return redirect(f"/jobs/{job_id}")
+
+
+@router.post("/jobs/{job_id}/unshare")
+def unshare_form(
+    job_id: str, request: Request, session: DbSession, user: MaybeUser, csrf: CsrfField = None
+) -> Response:
+    check_csrf(request, csrf)
+    jobs.unshare(session, jobs.owned_job(session, user, job_id))
+    return redirect(f"/jobs/{job_id}")
+
+
+@router.get("/s/{token}")
+def shared_page(token: str, request: Request, session: DbSession, user: MaybeUser) -> Response:
+    """A shared result, for anyone with the link (no account needed)."""
+    job = jobs.shared_job(session, token)
+    response = render(request, "shared.html", {"user": user, "job": job, "token": token})
+    response.headers["X-Robots-Tag"] = "noindex"  # a link for the people it was sent to, not for search engines
+    return response
+
+
+@router.get("/s/{token}/image")
+def shared_image(token: str, session: DbSession, settings: AppSettings) -> Response:
+    path = jobs.result_file(settings, jobs.shared_job(session, token))
+    return FileResponse(path, headers={"X-Robots-Tag": "noindex", "Cache-Control": "private, max-age=300"})
 
 
 @router.get("/gallery")

@@ -7,6 +7,7 @@ Another user's job is always "no such job" (404), never "forbidden": its existen
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,7 @@ def job_out(session: Session, job: Job) -> JobOut:
         created_at=job.created_at,
         result_url=f"/api/jobs/{job.id}/result" if job.status == "done" else None,
         original_url=f"/api/jobs/{job.id}/original",
+        share_url=f"/s/{job.share_token}" if job.share_token else None,
     )
 
 
@@ -220,6 +222,30 @@ def original_file(settings: Settings, job: Job) -> Path:
     if not path.is_file():
         raise NotFound("the original photo is missing")
     return path
+
+
+def share(session: Session, job: Job) -> str:
+    """Turn on the job's public link (a done job only) and return its token; the same one if shared."""
+    if job.status != "done":
+        raise Conflict(f"the job is {job.status}; share it when it is done")
+    if not job.share_token:
+        job.share_token = secrets.token_urlsafe(24)  # 192 random bits: not guessable, not enumerable
+        session.commit()
+    return job.share_token
+
+
+def unshare(session: Session, job: Job) -> None:
+    """Revoke the public link: the old URL answers 404 from now on."""
+    job.share_token = None
+    session.commit()
+
+
+def shared_job(session: Session, token: str) -> Job:
+    """The done job shared under `token`; `NotFound` for any other token (revoked, deleted, guessed)."""
+    job = session.scalar(select(Job).where(Job.share_token == token)) if token else None
+    if job is None or job.status != "done":
+        raise NotFound("no such shared picture")
+    return job
 
 
 def delete_job(session: Session, settings: Settings, job: Job) -> None:
