@@ -14,7 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fst.web.security import SESSION_COOKIE
+from fst.web.models import User
+from fst.web.security import SESSION_COOKIE, session_user_id
 from fst.web.services.errors import ServiceError
 from fst.web.services.rate_limits import RateLimited
 from fst.web.settings import Settings
@@ -159,9 +160,21 @@ def wants_html(request: Request) -> bool:
 def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     from fst.web.routers.pages import render  # the pages import the services, which import this module's callers
 
-    page = render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    context = {"status": status, "message": message, "user": _page_user(request)}
+    page = render(request, "error.html", context, status_code=status)
     page.headers.update(headers or {})
     return page
+
+
+def _page_user(request: Request) -> User | None:
+    """The logged-in user for the error page's header; None when the database cannot say (the error
+    may be the database's)."""
+    try:
+        with request.app.state.connections.factory() as session:
+            user_id = session_user_id(session, request.cookies.get(SESSION_COOKIE))
+            return session.get(User, user_id) if user_id is not None else None
+    except Exception:
+        return None
 
 
 async def refused(request: Request, error: ServiceError) -> Response:

@@ -144,6 +144,7 @@ def test_browsers_get_html_error_pages_and_the_api_json(client) -> None:
     register(client, "other@example.com")
     other = client.get(f"/jobs/{job['id']}", headers=HTML)  # another user's job: a page, not JSON
     assert other.status_code == 404 and "Page not found" in other.text
+    assert "other@example.com" in other.text  # the header still shows who is logged in
     expired = client.post("/logout", data={"csrf_token": "stale"}, headers=HTML, follow_redirects=False)
     assert expired.status_code == 403 and "the form expired" in expired.text and "<html" in expired.text
 
