@@ -73,6 +73,9 @@ class Service:
             "FST_WEB_WORKERS": str(workers),
             "FST_WEB_FREE_CREDITS": "1000",
             "FST_WEB_UPLOADS_PER_MINUTE": "1000",
+            # Every simulated user signs up from loopback: one address, far over the sign-up limits.
+            "FST_WEB_SIGNUPS_PER_HOUR": "100000",
+            "FST_WEB_SIGNUPS_PER_HOUR_PER_NETWORK": "100000",
             "FST_WEB_JOB_LEASE_S": "3",  # a killed worker's job is retried within seconds
             "FST_WEB_COMPILE": os.environ.get("FST_WEB_COMPILE", "off"),
             # Billing on (offline: only the webhook secret is ever used), so charges are counted.

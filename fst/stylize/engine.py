@@ -156,12 +156,15 @@ class StyleEngine:
             ImageReadError: the photo or style image cannot be read (one line naming it).
             CheckpointError: the style's file cannot be loaded.
         """
+        # Progress by stage (photo read, style ready, stylized, written), so a watcher sees each step.
         content = to_uint8_tensor(read_image(photo).rgb)[None]
+        on_progress(0.15)
         stylizer = self.stylizer(style, controls or Controls())
         on_progress(0.3)
         stylized = stylizer(content)[0]
         on_progress(0.9)
         write_uint8(stylized, target, self.output)
+        on_progress(0.97)
 
 
 def to_uint8_tensor(image: Image.Image) -> torch.Tensor:

@@ -67,6 +67,9 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     completions: Mapped[int] = mapped_column(Integer, default=0)  # must end at 1: checked by the load test
     claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A public link to the result, None until its owner shares it (off by default); revoking sets None.
+    share_token: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    worker: Mapped[str | None] = mapped_column(String(300), nullable=True)  # "host:pid" of the claim's holder
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     enqueued_at: Mapped[float] = mapped_column(Float, default=time.time)
     created_at: Mapped[float] = mapped_column(Float, default=time.time, index=True)

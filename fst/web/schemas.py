@@ -27,6 +27,8 @@ class JobOut(BaseModel):
     error: str | None
     created_at: float
     result_url: str | None
+    original_url: str | None = None  # the photo as uploaded: the "before" of the before/after view
+    share_url: str | None = None  # the public link, when the owner shared the result
 
 
 class JobList(BaseModel):

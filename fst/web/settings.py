@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     max_upload_pixels: int = Field(24_000_000, gt=0, description="largest photo, in pixels")
     uploads_per_minute: int = Field(30, gt=0, description="submissions per user and minute")
     logins_per_minute: int = Field(10, gt=0, description="failed logins per address and e-mail and minute")
+    # In billing mode every account gets the free credits: unthrottled sign-ups would hand them out.
+    signups_per_hour: int = Field(5, gt=0, description="sign-ups per client address and hour")
+    signups_per_hour_per_network: int = Field(
+        20, gt=0, description="sign-ups per network (IPv4 /24, IPv6 /64) and hour"
+    )
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="where the worker runs nets")
     # auto: a cached compiled package is used; on GPUs a missing one is built (a CPU build takes a minute).
     compile: Literal["auto", "on", "off"] = Field("auto", description="compile the nets (torch.export/AOTInductor)")

@@ -8,6 +8,7 @@ every style of a multi-style file is offered by its own name.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -76,3 +77,16 @@ def gallery_painting(paintings_dir: Path | None, name: str) -> Path | None:
     if paintings_dir is None or name not in gallery_paintings(paintings_dir):
         return None
     return paintings_dir / name
+
+
+def painting_title(name: str) -> str:
+    """A painting's label from its file name: `claude_monet__water_lilies.jpg` -> "Water lilies, Claude Monet"."""
+    stem = name.rsplit(".", 1)[0]
+    painter, _, title = stem.rpartition("__")  # the gallery's names are painter__title
+
+    def words(text: str) -> str:
+        return re.sub(r"[_\-\s]+", " ", text).strip()
+
+    title = words(title)
+    title = title[:1].upper() + title[1:]
+    return f"{title}, {words(painter).title()}" if painter else title

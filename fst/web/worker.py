@@ -190,6 +190,9 @@ class WorkerRuntime:
             self.style_worker.write_previews()
         except Exception:  # previews are decoration: a failure must not stop the service
             log.exception("cannot write the style previews")
+        again = job_states.recover_dead_workers(self.style_worker.factory, self.queue.enqueue)
+        if again:
+            log.warning("re-enqueued %d job(s) of a stopped worker on this host", len(again))
         self.recovery.start()
 
     def start(self, embedded: bool) -> None:

@@ -60,6 +60,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         job_lease_s=4.0,
         uploads_per_minute=50,
         logins_per_minute=5,
+        signups_per_hour=20,  # tests sign up several accounts from one address
+        signups_per_hour_per_network=40,
     )
 
 

@@ -76,3 +76,16 @@ def test_a_bad_style_image_or_painting_is_one_error_and_free(arbitrary_client, p
     assert client.get("/api/jobs").json()["jobs"] == []
     uploads = client.app.state.connections.settings.data_dir / "uploads"
     assert not uploads.exists() or not [p for p in uploads.rglob("*") if p.is_file()]  # nothing kept
+
+
+def test_painting_is_checked_beside_a_style_image(arbitrary_client) -> None:
+    register(arbitrary_client)
+    for bad in ('<img src=x>"/../../etc/passwd.jpg', "x" * 5000, "wave.jpg/../wave.jpg"):
+        response = post(arbitrary_client, style_image=image_bytes(), painting=bad)
+        assert response.status_code in (400, 422), (bad[:40], response.status_code)
+    job = wait_job(
+        arbitrary_client, post(arbitrary_client, style_image=image_bytes(), painting="wave.jpg").json()["id"]
+    )
+    assert job["status"] == "done" and job["style"] == "wave"
+    download = arbitrary_client.get(f"/api/jobs/{job['id']}/result?download=1")
+    assert download.headers["content-disposition"].endswith(f'filename="wave-{job["id"][:8]}.png"')

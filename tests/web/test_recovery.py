@@ -92,7 +92,7 @@ def test_a_job_that_keeps_killing_workers_fails_and_is_refunded(settings) -> Non
         assert client.get("/api/auth/me").json()["credits"] == 3
 
 
-def start_worker(settings, stall_s: float) -> subprocess.Popen:
+def start_worker(settings, stall_s: float, lease_s: float = 2.0) -> subprocess.Popen:
     env = {
         **os.environ,
         "FST_WEB_DATA_DIR": str(settings.data_dir),
@@ -100,7 +100,7 @@ def start_worker(settings, stall_s: float) -> subprocess.Popen:
         "FST_WEB_SECRET_KEY": settings.secret_key,
         "FST_WEB_DEVICE": "cpu",
         "FST_WEB_COMPILE": "off",
-        "FST_WEB_JOB_LEASE_S": "2",
+        "FST_WEB_JOB_LEASE_S": str(lease_s),
         "FST_WEB_JOB_STALL_S": str(stall_s),
         "PYTHONPATH": str(REPO),
     }
@@ -146,3 +146,23 @@ def test_queued_jobs_are_enqueued_again_only_when_their_message_is_lost(settings
             job["id"]
         ]
         assert connections.queue.pending() == 1
+
+
+def test_a_killed_servers_jobs_are_recovered_at_start_not_after_the_lease(settings) -> None:
+    with make_client(settings.replace(workers=0)) as client:
+        register(client)
+        job = submit(client).json()
+        worker = start_worker(settings, stall_s=60, lease_s=120)  # a lease far longer than the test may wait
+        try:
+            deadline = time.time() + 60
+            while client.get(f"/api/jobs/{job['id']}").json()["status"] != "running":
+                assert time.time() < deadline and worker.poll() is None, "the worker never claimed the job"
+                time.sleep(0.2)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            worker = start_worker(settings, stall_s=0, lease_s=120)
+            done = wait_job(client, job["id"], timeout=60)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        assert done["status"] == "done" and job_row(client, job["id"]).completions == 1

@@ -22,7 +22,7 @@ def api_register(
     credentials: Credentials, request: Request, response: Response, session: DbSession, settings: AppSettings
 ) -> Account:
     """Create an account (with the free credits) and log it in."""
-    user = auth.register(session, settings, credentials.email, credentials.password)
+    user = auth.register(session, settings, credentials.email, credentials.password, client_address(request))
     start_session(request, session, response, user)
     return account(user, settings)
 

@@ -31,7 +31,9 @@ def api_submit(
     style_image: Annotated[
         UploadFile | None, File(description="a style image (needs the arbitrary-style model)")
     ] = None,
-    painting: Annotated[str | None, Form(description="a painting of the gallery as the style image")] = None,
+    painting: Annotated[
+        str | None, Form(max_length=200, description="a painting of the gallery as the style image")
+    ] = None,
     strength: Annotated[float, Form(ge=0.0, le=1.0)] = 1.0,
     preserve_color: Annotated[bool, Form()] = False,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
@@ -77,8 +79,29 @@ def api_result(
     """The stylized image (`?download=1` for an attachment)."""
     job = jobs.owned_job(session, user, job_id)
     path = jobs.result_file(settings, job)
-    name = f"{job.style}-{job.id[:8]}{path.suffix}" if download else None
+    name = jobs.download_name(job, path.suffix) if download else None
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"), filename=name)
+
+
+@router.get("/{job_id}/original", response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}}})
+def api_original(job_id: str, session: DbSession, settings: AppSettings, user: CurrentUser) -> FileResponse:
+    """The photo as uploaded (the "before" of the before/after view)."""
+    path = jobs.original_file(settings, jobs.owned_job(session, user, job_id))
+    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
+
+
+@router.post("/{job_id}/share")
+def api_share(job_id: str, session: DbSession, user: CurrentUser) -> JobOut:
+    """Turn on a public link to the result (`share_url`); off until asked for."""
+    job = jobs.owned_job(session, user, job_id)
+    jobs.share(session, job)
+    return jobs.job_out(session, job)
+
+
+@router.delete("/{job_id}/share", status_code=204)
+def api_unshare(job_id: str, session: DbSession, user: CurrentUser) -> None:
+    """Revoke the public link."""
+    jobs.unshare(session, jobs.owned_job(session, user, job_id))
 
 
 @router.delete("/{job_id}", status_code=204)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from fst.web import styles
@@ -50,7 +50,9 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context = {"settings": settings, "csrf_token": csrf_token(settings.secret_key, cookie), "user": None, **context}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     if fresh:
-        response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax", secure=settings.secure_cookies)
+        # Secure over HTTPS (as the session cookie): never sent, so never leaked, over plain HTTP.
+        secure = settings.secure_cookies or request.url.scheme == "https"
+        response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax", secure=secure)
     return response
 
 
@@ -71,7 +73,11 @@ def style_choices(settings: Settings) -> dict[str, Any]:
     return {
         "styles": styles.shipped_styles(settings.checkpoints_dir),
         "style_image_available": styles.arbitrary_style_checkpoint(settings.checkpoints_dir) is not None,
-        "gallery": styles.gallery_paintings(settings.paintings_dir),
+        # Every painting, labelled (the picker searches the labels).
+        "gallery": [
+            {"name": name, "title": styles.painting_title(name)}
+            for name in styles.gallery_paintings(settings.paintings_dir)
+        ],
     }
 
 
@@ -101,7 +107,7 @@ def signup(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        user = auth.register(session, settings, email, password)
+        user = auth.register(session, settings, email, password, client_address(request))
     except ServiceError as error:
         return refused(request, "auth.html", error, {"mode": "signup", "email": email})
     response = redirect("/")
@@ -187,6 +193,37 @@ def delete_form(
     return redirect("/gallery")
 
 
+@router.post("/jobs/{job_id}/share")
+def share_form(job_id: str, request: Request, session: DbSession, user: MaybeUser, csrf: CsrfField = None) -> Response:
+    check_csrf(request, csrf)
+    jobs.share(session, jobs.owned_job(session, user, job_id))
+    return redirect(f"/jobs/{job_id}")
+
+
+@router.post("/jobs/{job_id}/unshare")
+def unshare_form(
+    job_id: str, request: Request, session: DbSession, user: MaybeUser, csrf: CsrfField = None
+) -> Response:
+    check_csrf(request, csrf)
+    jobs.unshare(session, jobs.owned_job(session, user, job_id))
+    return redirect(f"/jobs/{job_id}")
+
+
+@router.get("/s/{token}")
+def shared_page(token: str, request: Request, session: DbSession, user: MaybeUser) -> Response:
+    """A shared result, for anyone with the link (no account needed)."""
+    job = jobs.shared_job(session, token)
+    response = render(request, "shared.html", {"user": user, "job": job, "token": token})
+    response.headers["X-Robots-Tag"] = "noindex"  # a link for the people it was sent to, not for search engines
+    return response
+
+
+@router.get("/s/{token}/image")
+def shared_image(token: str, session: DbSession, settings: AppSettings) -> Response:
+    path = jobs.result_file(settings, jobs.shared_job(session, token))
+    return FileResponse(path, headers={"X-Robots-Tag": "noindex", "Cache-Control": "private, max-age=300"})
+
+
 @router.get("/gallery")
 def gallery(request: Request, session: DbSession, user: MaybeUser) -> Response:
     if user is None:
@@ -207,4 +244,7 @@ def buy(request: Request, settings: AppSettings, user: MaybeUser, csrf: CsrfFiel
     check_csrf(request, csrf)
     if user is None:
         return redirect("/login")
-    return redirect(billing.checkout_url(settings, user, str(request.base_url)))
+    try:
+        return redirect(billing.checkout_url(settings, user, str(request.base_url)))
+    except ServiceError as error:  # Stripe failed: the buy page again, with why
+        return refused(request, "buy.html", error, {"user": user})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from fst.web.models import Job, User
 from fst.web.services.auth import normalise_email
-from fst.web.services.errors import NotFound
+from fst.web.services.errors import NotFound, ServiceError
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,22 @@ def list_users(session: Session) -> list[UserRow]:
 
 
 def grant_credits(session: Session, email: str, credits: int) -> User:
-    """Add `credits` to the account of `email` and commit; raises `NotFound` for an unknown e-mail."""
+    """Add `credits` (negative: take them back) to the account of `email` and commit.
+
+    Raises:
+        NotFound: no account has this e-mail.
+        ServiceError: taking back more credits than the account has (credits never go negative).
+    """
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         raise NotFound(f"no user {email!r}")
-    user.credits += credits
+    # One conditional UPDATE: a job charged meanwhile cannot push the balance below zero either.
+    result = session.execute(
+        update(User).where(User.id == user.id, User.credits + credits >= 0).values(credits=User.credits + credits)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        raise ServiceError(f"{user.email} has {user.credits} credits; cannot take {-credits}")
     session.commit()
+    session.refresh(user)
     return user

@@ -5,38 +5,68 @@ Password and sign-up policy (length, a common-password list, throttling per addr
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from fst.web.models import User
 from fst.web.security import hash_password, verify_password
 from fst.web.services.errors import ServiceError
-from fst.web.services.rate_limits import check_rate, record_event
+from fst.web.services.rate_limits import release, reserve
 from fst.web.settings import Settings
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # Argon2 hashes any length; this bounds the work one request can ask for
+MIN_STRENGTH = 3  # zxcvbn's score, 0-4: 3 is "safely unguessable" for online attacks (10^8 guesses)
+STRENGTH_CHARS = 100  # zxcvbn's matching grows fast with length; a 100-character prefix decides it
+HOUR = 3600.0
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def register(session: Session, settings: Settings, email: str, password: str) -> User:
+def check_password(password: str, email: str = "") -> None:
+    """Raise `ServiceError` (400) for a password too short, too long, or easy to guess: common
+    passwords (`password`, `12345678`), keyboard walks, dates and the e-mail itself score low in zxcvbn's
+    frequency lists (shipped inside the library, no network)."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ServiceError(f"the password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    verdict = zxcvbn(password[:STRENGTH_CHARS], user_inputs=[email, *email.split("@")])
+    if verdict["score"] < MIN_STRENGTH:
+        hint = verdict["feedback"]["warning"] or "add a few uncommon words"
+        raise ServiceError(f"this password is too easy to guess: {hint.rstrip('.')}. A few random words work well.")
+
+
+def network(client: str) -> str:
+    """The client's network: neighbours in one /24 (IPv4) or /64 (IPv6) share a sign-up budget."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def register(session: Session, settings: Settings, email: str, password: str, client: str = "unknown") -> User:
     """Create an account with the free credits (flushed, not committed).
 
     Raises:
         ServiceError: a bad e-mail or password (400), or an e-mail already taken (409).
+        RateLimited: too many sign-ups from this address or network in the last hour (429).
     """
     email = normalise_email(email)
     if len(email) > 320 or not EMAIL.fullmatch(email):
         raise ServiceError("enter a valid e-mail address")
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise ServiceError(f"the password needs at least {MIN_PASSWORD} characters")
+    check_password(password, email)
+    # Counted after the cheap checks (a typo costs nothing), before Argon2 and the free credits.
+    reserve(session, f"signup:address:{client}", settings.signups_per_hour, HOUR)
+    reserve(session, f"signup:network:{network(client)}", settings.signups_per_hour_per_network, HOUR)
     user = User(email=email, password_hash=hash_password(password), credits=settings.free_credits)
     session.add(user)
     try:
@@ -55,13 +85,12 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
         ServiceError: wrong e-mail or password (401); the failure is counted and committed.
     """
     email = normalise_email(email)
-    key = f"login:{client}:{email}"
-    check_rate(session, key, settings.logins_per_minute)
+    # Every attempt is counted as a failure before Argon2 runs, and given back if it succeeds.
+    attempt = reserve(session, f"login:{client}:{email}", settings.logins_per_minute)
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     # An unknown e-mail is checked against a dummy hash: as slow, so timing does not reveal accounts.
     if not verify_password(password, user.password_hash if user else None):
-        record_event(session, key)
-        session.commit()  # counted even though the request fails
         raise ServiceError("wrong e-mail or password", status=401)
     assert user is not None  # verify_password is False without a hash
+    release(session, attempt)
     return user

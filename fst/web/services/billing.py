@@ -32,7 +32,18 @@ def require_billing(settings: Settings) -> None:
 def checkout_url(settings: Settings, user: User, base_url: str) -> str:
     """Create a Stripe Checkout session for one pack of credits and return its payment page."""
     require_billing(settings)
-    checkout = stripe.checkout.Session.create(
+    try:
+        checkout = _create_checkout(settings, user, base_url)
+    except stripe.StripeError as error:  # Stripe down, a network error, a key revoked: nothing was charged
+        log.error("stripe checkout failed: %s", error)
+        raise ServiceError(
+            "the payment service did not answer; nothing was charged. Please try again in a minute.", status=502
+        ) from None
+    return checkout.url
+
+
+def _create_checkout(settings: Settings, user: User, base_url: str) -> stripe.checkout.Session:
+    return stripe.checkout.Session.create(
         api_key=settings.stripe_secret_key,
         mode="payment",
         line_items=[
@@ -52,7 +63,6 @@ def checkout_url(settings: Settings, user: User, base_url: str) -> str:
         success_url=f"{base_url}gallery?paid=1",
         cancel_url=f"{base_url}buy",
     )
-    return checkout.url
 
 
 def verified_event(settings: Settings, payload: bytes, signature: str) -> stripe.Event:

@@ -11,7 +11,9 @@ or a worker killed mid-job can never process a job twice to completion or charge
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -51,6 +53,27 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+def this_worker() -> str:
+    """Who holds a claim: this process, as "host:pid"."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _is_dead(worker: str | None) -> bool:
+    """A claim holder on this host whose process is gone (a killed server). Holders on other hosts,
+    and live processes here, are left to their leases."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, run by another user
+        return False
+    # Alive, or the pid was reused since: the lease still recovers the job, later.
+    return False
+
+
 def charge(session: Session, user_id: int, cost: int) -> None:
     """Take `cost` credits, atomically; raises `NotEnoughCredits` (and takes nothing) when short."""
     if cost == 0:
@@ -86,6 +109,7 @@ def claim(factory: sessionmaker[Session], job_id: str, lease_s: float) -> Claim 
                 attempts=Job.attempts + 1,
                 progress=0.05,
                 started_at=now,
+                worker=this_worker(),
             )
         )
         if result.rowcount != 1:
@@ -153,6 +177,28 @@ def _fail_and_refund(session: Session, job_id: str, reason: str, condition: Colu
     if job.charged:
         session.execute(update(User).where(User.id == job.user_id).values(credits=User.credits + job.charged))
     return True
+
+
+def recover_dead_workers(factory: sessionmaker[Session], enqueue: Callable[[str], None]) -> list[str]:
+    """At a worker's start: jobs held by processes of this host that no longer exist (the server was
+    killed and restarted) go back to the queue now instead of after their lease (120 s by default,
+    with the job shown "running" all that time). Returns the ids enqueued again."""
+    with transaction(factory) as session:
+        running = session.execute(select(Job.id, Job.worker, Job.claim).where(Job.status == "running")).all()
+        again = []
+        for job_id, worker, token in running:
+            if not _is_dead(worker):
+                continue
+            result = session.execute(  # only if still held by that dead claim
+                update(Job)
+                .where(Job.id == job_id, Job.claim == token, Job.status == "running")
+                .values(status="queued", claim=None, lease_until=None, worker=None, enqueued_at=time.time())
+            )
+            if result.rowcount == 1:
+                again.append(job_id)
+    for job_id in again:
+        enqueue(job_id)
+    return again
 
 
 def recover(

@@ -6,6 +6,8 @@ Another user's job is always "no such job" (404), never "forbidden": its existen
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from fst.web.models import Job, User
 from fst.web.schemas import JobOut
 from fst.web.services import job_states
 from fst.web.services.errors import Conflict, NotFound, ServiceError
-from fst.web.services.rate_limits import check_rate, record_event
+from fst.web.services.rate_limits import reserve
 from fst.web.settings import Settings
 
 
@@ -86,10 +88,7 @@ def _by_idempotency_key(session: Session, user: User, key: str) -> Job | None:
 
 
 def _count_upload(session: Session, settings: Settings, user: User) -> None:
-    key = f"upload:{user.id}"
-    check_rate(session, key, settings.uploads_per_minute)
-    record_event(session, key)
-    session.commit()  # a rejected upload still counts towards the limit
+    reserve(session, f"upload:{user.id}", settings.uploads_per_minute)  # a rejected upload still counts
 
 
 def _style_names(settings: Settings, request: JobRequest, style_image: bytes | None) -> list[str]:
@@ -156,11 +155,16 @@ def arbitrary_style_image(settings: Settings, request: JobRequest) -> bytes | No
     if styles.arbitrary_style_checkpoint(settings.checkpoints_dir) is None:
         message = "styles from your own image are not available yet (no arbitrary-style model installed)"
         raise ServiceError(message, status=503)
+    painting = None
+    # Checked even beside an uploaded style image: the name becomes the job's style (a String(100)
+    # column, the gallery's label, the download's file name), so only the gallery's own names pass.
+    if request.gallery_painting:
+        painting = styles.gallery_painting(settings.paintings_dir, request.gallery_painting)
+        if painting is None:  # only listed names reach the disk: this also keeps paths out
+            raise ServiceError("unknown painting; GET /api/styles lists the gallery")
     if request.style_image is not None:
         return request.style_image
-    painting = styles.gallery_painting(settings.paintings_dir, request.gallery_painting or "")
-    if painting is None:  # only listed names reach the disk: this also keeps paths out
-        raise ServiceError("unknown painting; GET /api/styles lists the gallery")
+    assert painting is not None  # a painting was named (checked above)
     return painting.read_bytes()
 
 
@@ -191,7 +195,15 @@ def job_out(session: Session, job: Job) -> JobOut:
         error=job.error,
         created_at=job.created_at,
         result_url=f"/api/jobs/{job.id}/result" if job.status == "done" else None,
+        original_url=f"/api/jobs/{job.id}/original",
+        share_url=f"/s/{job.share_token}" if job.share_token else None,
     )
+
+
+def download_name(job: Job, suffix: str) -> str:
+    """The result's file name for a download: the style's name reduced to safe characters."""
+    style = re.sub(r"[^A-Za-z0-9_-]+", "_", job.style).strip("_")[:60] or "style"
+    return f"{style}-{job.id[:8]}{suffix}"
 
 
 def result_file(settings: Settings, job: Job) -> Path:
@@ -202,6 +214,38 @@ def result_file(settings: Settings, job: Job) -> Path:
     if not path.is_file():
         raise NotFound("the result file is missing")
     return path
+
+
+def original_file(settings: Settings, job: Job) -> Path:
+    """The photo as uploaded (our stored copy), for the before/after view; `NotFound` if it is gone."""
+    path = settings.data_dir / job.photo_path
+    if not path.is_file():
+        raise NotFound("the original photo is missing")
+    return path
+
+
+def share(session: Session, job: Job) -> str:
+    """Turn on the job's public link (a done job only) and return its token; the same one if shared."""
+    if job.status != "done":
+        raise Conflict(f"the job is {job.status}; share it when it is done")
+    if not job.share_token:
+        job.share_token = secrets.token_urlsafe(24)  # 192 random bits: not guessable, not enumerable
+        session.commit()
+    return job.share_token
+
+
+def unshare(session: Session, job: Job) -> None:
+    """Revoke the public link: the old URL answers 404 from now on."""
+    job.share_token = None
+    session.commit()
+
+
+def shared_job(session: Session, token: str) -> Job:
+    """The done job shared under `token`; `NotFound` for any other token (revoked, deleted, guessed)."""
+    job = session.scalar(select(Job).where(Job.share_token == token)) if token else None
+    if job is None or job.status != "done":
+        raise NotFound("no such shared picture")
+    return job
 
 
 def delete_job(session: Session, settings: Settings, job: Job) -> None:

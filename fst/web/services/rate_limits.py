@@ -33,17 +33,32 @@ def count_recent(session: Session, key: str, window_s: float) -> tuple[int, floa
     return int(count), oldest
 
 
-def check_rate(session: Session, key: str, limit: int, window_s: float = 60.0) -> None:
-    """Raise `RateLimited` when `key` already had `limit` events in the window (kept in the database,
-    so every web process of a deployment shares one count)."""
-    count, oldest = count_recent(session, key, window_s)
-    if count >= limit:
-        retry = (oldest or time.time()) + window_s - time.time()
-        raise RateLimited(max(1, math.ceil(retry)))
+def reserve(session: Session, key: str, limit: int, window_s: float = 60.0) -> int:
+    """Count one event for `key` first, then verify the count; commits. Returns the event's id (for
+    `release`).
 
+    Reserve-then-verify: checking first and counting after the slow part (Argon2, the upload checks)
+    let 30 concurrent wrong logins all through. Each request's own event is committed before it
+    counts, so of N concurrent requests the last to count sees all N: never more than `limit` pass.
 
-def record_event(session: Session, key: str, window_s: float = 60.0) -> None:
+    Raises:
+        RateLimited: `key` already had `limit` events in the window; this one is not kept.
+    """
     now = time.time()
     # Old events of this key are dropped as new ones come, so the table stays small.
     session.execute(delete(RateEvent).where(RateEvent.key == key, RateEvent.at < now - window_s))
-    session.add(RateEvent(key=key, at=now))
+    event = RateEvent(key=key, at=now)
+    session.add(event)
+    session.commit()
+    count, oldest = count_recent(session, key, window_s)
+    if count > limit:
+        release(session, event.id)
+        retry = (oldest or now) + window_s - time.time()
+        raise RateLimited(max(1, math.ceil(retry)))
+    return event.id
+
+
+def release(session: Session, event_id: int) -> None:
+    """Give a reserved event back (a login that succeeded is not a failure); commits."""
+    session.execute(delete(RateEvent).where(RateEvent.id == event_id))
+    session.commit()
