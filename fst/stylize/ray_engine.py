@@ -32,9 +32,9 @@ from PIL import Image
 from fst.device import resolve_device
 from fst.io.images import DecodedImage, ImageReadError, read_image
 from fst.stylize import inputs
+from fst.stylize.batch import BatchRun, Decoded, Summary, load_styles, worth_compiling
 from fst.stylize.engine import StyleNet, make_stylizer
 from fst.stylize.options import StylizeOptions
-from fst.stylize.pipeline import BatchRun, Decoded, Summary, load_styles, worth_compiling
 from fst.stylize.stylizer import Stylizer
 
 # Test hook: "N:MARKER" makes an actor SIGKILL itself before its Nth image if MARKER does not exist
