@@ -28,6 +28,20 @@ class User(Base):
     credits: Mapped[int] = mapped_column(Integer, default=0)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    # None until the address is confirmed by the e-mailed link; the free credits come with it.
+    email_verified_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class EmailToken(Base):
+    """A single-use link sent by e-mail (verify the address, reset the password): the link holds a
+    random token, the table only its SHA-256, so a read of the database cannot use a pending link."""
+
+    __tablename__ = "email_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))  # "verify" or "reset"
+    expires_at: Mapped[float] = mapped_column(Float)
 
 
 class LoginSession(Base):

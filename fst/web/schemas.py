@@ -14,6 +14,33 @@ class Account(BaseModel):
     email: str
     credits: int
     billing: bool  # False: free mode, jobs cost nothing
+    verified: bool = False  # the e-mail address is confirmed (the free credits come with it)
+
+
+class EmailIn(BaseModel):
+    email: str
+
+
+class TokenIn(BaseModel):
+    token: str
+
+
+class PasswordReset(BaseModel):
+    token: str
+    password: str
+
+
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str
+
+
+class PasswordIn(BaseModel):
+    password: str
+
+
+class Accepted(BaseModel):
+    detail: str
 
 
 class JobOut(BaseModel):

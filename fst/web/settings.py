@@ -93,6 +93,24 @@ class Settings(BaseSettings):
     signups_per_hour_per_network: int = Field(
         20, gt=0, description="sign-ups per network (IPv4 /24, IPv6 /64) and hour"
     )
+    resets_per_hour: int = Field(
+        5, gt=0, description="password-reset requests per client address, and per e-mail, and hour"
+    )
+    # E-mailed links point here, never at the request's Host header (a forged Host would send a
+    # victim's reset token to the forger's site).
+    public_url: str = Field(
+        "",
+        pattern=r"^(https?://[^/?#\s]+)?$",
+        description="the site's address in e-mailed links; empty: http://<host>:<port>",
+    )
+    mail_from: str = Field("fst <no-reply@localhost>", description="the sender of the site's e-mails")
+    smtp_host: str = Field(
+        "", description="SMTP server for the site's e-mails; empty: written to <data_dir>/mail (a Maildir)"
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field("starttls", description="SMTP transport security")
+    smtp_username: str = Field("", description="SMTP login; empty: none")
+    smtp_password: str = Field("", repr=False, json_schema_extra=NOT_ON_COMMAND_LINE)
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$", description="where the worker runs nets")
     # auto: a cached compiled package is used; on GPUs a missing one is built (a CPU build takes a minute).
     compile: Literal["auto", "on", "off"] = Field("auto", description="compile the nets (torch.export/AOTInductor)")
@@ -110,6 +128,9 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'fst.db').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def resolved_queue_url(self) -> str:
         return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"

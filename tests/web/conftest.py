@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import io
+import mailbox
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,10 +93,33 @@ def image_bytes(width: int = 64, height: int = 48, fmt: str = "PNG") -> bytes:
     return buffer.getvalue()
 
 
-def register(client: TestClient, email: str = "ada@example.com", password: str = PASSWORD) -> dict:
+def register(client: TestClient, email: str = "ada@example.com", password: str = PASSWORD, verify: bool = True) -> dict:
+    """Sign up (logged in); with `verify`, also confirm the address by the e-mailed link (the free credits)."""
     response = client.post("/api/auth/register", json={"email": email, "password": password})
     assert response.status_code == 201, response.text
-    return response.json()
+    if not verify:
+        return response.json()
+    verified = client.post("/api/auth/verify", json={"token": mailed_token(client, email, "verify")})
+    assert verified.status_code == 200, verified.text
+    return verified.json()
+
+
+def mails(client: TestClient, to: str) -> list:
+    """The messages the site wrote to its Maildir for `to`, oldest first."""
+    folder = client.app.state.connections.settings.data_dir / "mail"
+    box = mailbox.Maildir(folder, create=True)
+    # Maildir names start "<seconds>.M<microseconds>P...": the delivery order.
+    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
+    return [box[key] for key in order if box[key]["To"] == to.lower()]
+
+
+def mailed_token(client: TestClient, to: str, kind: str) -> str:
+    """The token of the newest `/verify` or `/reset` link e-mailed to `to`."""
+    found = mails(client, to)
+    assert found, f"no e-mail to {to}"
+    link = re.search(rf"/{kind}\?token=([A-Za-z0-9_-]+)", found[-1].get_payload(decode=True).decode())
+    assert link, found[-1].get_payload()
+    return link.group(1)
 
 
 def submit(client: TestClient, data: bytes | None = None, style: str = "starry_night", **form) -> dict:

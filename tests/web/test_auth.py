@@ -10,7 +10,7 @@ from tests.web.conftest import PASSWORD, make_client, register
 
 def test_register_login_logout(client) -> None:
     account = register(client, "Ada@Example.com")
-    assert account == {"email": "ada@example.com", "credits": 3, "billing": True}
+    assert account == {"email": "ada@example.com", "credits": 3, "billing": True, "verified": True}
     assert client.get("/api/auth/me").json()["email"] == "ada@example.com"
     assert client.post("/api/auth/logout").status_code == 204
     assert client.get("/api/auth/me").status_code == 401

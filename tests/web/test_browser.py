@@ -6,7 +6,9 @@ Screenshots go to `$FST_SCREENSHOTS_DIR` (docs/screenshots when refreshing them)
 
 from __future__ import annotations
 
+import mailbox
 import os
+import re
 import shutil
 import socket
 import threading
@@ -42,7 +44,9 @@ def server(settings, tmp_path):
         pytest.skip("the browser test runs on SQLite only (the API tests cover PostgreSQL)")
     port = free_port()
     # Stalled long enough to watch the job run; the shared paintings (when present) fill the gallery.
-    app = create_app(settings.replace(job_stall_s=1.5, paintings_dir=Settings().paintings_dir))
+    # E-mailed links point at this server (the Maildir under the data dir is the inbox).
+    public_url = f"http://127.0.0.1:{port}"
+    app = create_app(settings.replace(job_stall_s=1.5, paintings_dir=Settings().paintings_dir, public_url=public_url))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -73,7 +77,28 @@ def snap(page, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-def test_sign_up_upload_watch_and_download(server, shots, tmp_path) -> None:
+def mailed_link(settings, to: str, kind: str) -> str:
+    """The newest `/verify` or `/reset` link the site e-mailed to `to` (its Maildir is the inbox)."""
+    box = mailbox.Maildir(settings.data_dir / "mail", create=True)
+    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
+    bodies = [box[key].get_payload(decode=True).decode() for key in order if box[key]["To"] == to]
+    links = [m.group(0) for body in bodies if (m := re.search(rf"http://\S+/{kind}\?token=\S+", body))]
+    assert links, f"no {kind} link e-mailed to {to}"
+    return links[-1]
+
+
+def sign_up_and_confirm(page, server: str, settings, email: str, password: str = "a long enough password") -> None:
+    page.goto(server + "/signup")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("form#upload")
+    assert page.locator("#unverified").is_visible()  # no free credits until the address is confirmed
+    page.goto(mailed_link(settings, email, "verify"))
+    assert "is confirmed" in page.inner_text("#verified")
+
+
+def test_sign_up_upload_watch_and_download(server, settings, shots, tmp_path) -> None:
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
@@ -88,6 +113,9 @@ def test_sign_up_upload_watch_and_download(server, shots, tmp_path) -> None:
             snap(page, shots, "desktop-signup")
             page.click("button[type=submit]")
             page.wait_for_selector("form#upload")
+            assert "0 credits" in page.inner_text("header")  # until the e-mailed link is opened
+            page.goto(mailed_link(settings, "browser@example.com", "verify"))
+            page.goto(server + "/")
             assert "3 credits" in page.inner_text("header")
             page.set_input_files("input[name=photo]", str(photo(tmp_path)))
             for box in page.locator("input[name=style]:checked").all():  # the form preselects the first style
@@ -136,7 +164,7 @@ def watch_console(page, errors: list[str]) -> None:
     page.on("pageerror", lambda error: errors.append(str(error)))
 
 
-def test_pages_pass_the_policy_and_fit_a_phone(server, shots, tmp_path) -> None:
+def test_pages_pass_the_policy_and_fit_a_phone(server, settings, shots, tmp_path) -> None:
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
@@ -144,11 +172,8 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, shots, tmp_path) -> None:
             context = browser.new_context(viewport=DESKTOP)
             page = context.new_page()
             watch_console(page, errors)
-            page.goto(server + "/signup")
-            page.fill("input[name=email]", "policy@example.com")
-            page.fill("input[name=password]", "a long enough password")
-            page.click("button[type=submit]")
-            page.wait_for_selector("form#upload")
+            sign_up_and_confirm(page, server, settings, "policy@example.com")
+            page.goto(server + "/")
             if page.locator("#painting-search").count():  # the shared paintings are there
                 total = page.locator("#paintings .painting").count()
                 assert total > 24  # every painting, not the first 24
@@ -211,5 +236,72 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, shots, tmp_path) -> None:
             mobile.wait_for_url("**/gallery")
             assert mobile.locator(".tile").count() == 0
             assert [e for e in errors if "status of 404" not in e] == []
+        finally:
+            browser.close()
+
+
+def test_password_reset_and_account_pages(server, settings, shots) -> None:
+    """Confirm the address, forget the password, reset it by the e-mailed link, change it, delete
+    the account: desktop and phone, no console errors (CSP violations included)."""
+    email, password = "reset@example.com", "a long enough password"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            errors: list[str] = []
+            page = browser.new_context(viewport=DESKTOP).new_page()
+            watch_console(page, errors)
+            sign_up_and_confirm(page, server, settings, email, password)
+            page.goto(server + "/")
+            assert page.locator("#unverified").count() == 0
+            page.click("text=Log out")
+            page.goto(server + "/login")
+            page.click("text=Forgot your password?")
+            page.fill("input[name=email]", email)
+            page.click("button[type=submit]")
+            assert email in page.inner_text("#reset-sent")
+            page.goto(mailed_link(settings, email, "reset"))
+            page.fill("input[name=password]", "new and quite long password")
+            snap(page, shots, "desktop-password-reset")
+            page.click("button[type=submit]")
+            assert "Your password is changed" in page.inner_text("main")
+            page.fill("input[name=email]", email)
+            page.fill("input[name=password]", "new and quite long password")
+            page.click("button[type=submit]")
+            page.wait_for_selector("form#upload")
+
+            page.click("text=Account")
+            assert page.inner_text("#email-status") == "confirmed"
+            page.fill("input[name=current_password]", "new and quite long password")
+            page.fill("input[name=new_password]", "third time lucky password")
+            page.click("#change-password button[type=submit]")
+            assert "Your password is changed" in page.inner_text("main")
+            snap(page, shots, "desktop-account")
+
+            phone = browser.new_context(viewport=PHONE, is_mobile=True).new_page()
+            watch_console(phone, errors)
+            phone.goto(server + "/forgot")
+            phone.fill("input[name=email]", email)
+            phone.click("button[type=submit]")
+            phone.goto(mailed_link(settings, email, "reset"))
+            phone.fill("input[name=password]", "fourth and final password")
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the reset page scrolls sideways on a phone ({width} px)"
+            snap(phone, shots, "phone-password-reset")
+            phone.click("button[type=submit]")
+            phone.fill("input[name=email]", email)
+            phone.fill("input[name=password]", "fourth and final password")
+            phone.click("button[type=submit]")
+            phone.wait_for_selector("form#upload")
+            phone.goto(server + "/account")
+            assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            snap(phone, shots, "phone-account")
+            phone.fill("#delete-account input[name=password]", "fourth and final password")
+            phone.once("dialog", lambda dialog: dialog.accept())  # Delete asks first
+            phone.click("text=Delete my account")
+            phone.wait_for_selector("text=Sign up")
+            assert phone.locator("text=Log out").count() == 0
+            page.goto(server + "/")  # the desktop session ended with the account
+            assert page.locator("text=Log out").count() == 0
+            assert errors == [], errors
         finally:
             browser.close()

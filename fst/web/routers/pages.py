@@ -11,11 +11,11 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from fst.web import styles
+from fst.web import mail, styles
 from fst.web.deps import (
     AppConnections,
     AppSettings,
@@ -28,8 +28,8 @@ from fst.web.deps import (
     start_session,
 )
 from fst.web.deps import settings as request_settings
-from fst.web.security import CSRF_COOKIE, csrf_token
-from fst.web.services import auth, billing, jobs
+from fst.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token
+from fst.web.services import account, auth, billing, jobs
 from fst.web.services.errors import ServiceError
 from fst.web.services.rate_limits import RateLimited
 from fst.web.settings import Settings
@@ -99,6 +99,7 @@ def login_page(request: Request, user: MaybeUser) -> Response:
 @router.post("/signup")
 def signup(
     request: Request,
+    tasks: BackgroundTasks,
     session: DbSession,
     settings: AppSettings,
     email: Annotated[str, Form()],
@@ -112,6 +113,7 @@ def signup(
         return refused(request, "auth.html", error, {"mode": "signup", "email": email})
     response = redirect("/")
     start_session(request, session, response, user)
+    tasks.add_task(mail.send_logged, settings, account.verification_mail(session, settings, user))
     return response
 
 
@@ -248,3 +250,144 @@ def buy(request: Request, settings: AppSettings, user: MaybeUser, csrf: CsrfFiel
         return redirect(billing.checkout_url(settings, user, str(request.base_url)))
     except ServiceError as error:  # Stripe failed: the buy page again, with why
         return refused(request, "buy.html", error, {"user": user})
+
+
+# Accounts: e-mail verification, password reset, change password, delete account (`services.account`).
+
+
+@router.get("/verify")
+def verify_page(
+    request: Request, session: DbSession, settings: AppSettings, user: MaybeUser, token: str = ""
+) -> Response:
+    """The e-mailed confirmation link (a GET: the address is confirmed by opening it)."""
+    try:
+        verified = account.verify_email(session, settings, token)
+    except ServiceError as error:
+        return refused(request, "verify.html", error, {"user": user})
+    return render(request, "verify.html", {"user": user, "verified": verified})
+
+
+@router.post("/verify/resend")
+def resend_verification(
+    request: Request,
+    tasks: BackgroundTasks,
+    session: DbSession,
+    settings: AppSettings,
+    user: MaybeUser,
+    csrf: CsrfField = None,
+) -> Response:
+    check_csrf(request, csrf)
+    if user is None:
+        return redirect("/login")
+    try:
+        tasks.add_task(mail.send_logged, settings, account.resend_verification(session, settings, user))
+    except ServiceError as error:
+        return refused(request, "account.html", error, {"user": user})
+    return render(
+        request, "account.html", {"user": user, "notice": f"A new confirmation link is on its way to {user.email}."}
+    )
+
+
+@router.get("/forgot")
+def forgot_page(request: Request, user: MaybeUser) -> Response:
+    return render(request, "forgot.html", {"user": user})
+
+
+@router.post("/forgot")
+def forgot(
+    request: Request,
+    tasks: BackgroundTasks,
+    session: DbSession,
+    settings: AppSettings,
+    email: Annotated[str, Form()],
+    csrf: CsrfField = None,
+) -> Response:
+    """The same page whether the account exists or not (no account enumeration)."""
+    check_csrf(request, csrf)
+    try:
+        message = account.request_password_reset(session, settings, email, client_address(request))
+    except ServiceError as error:
+        return refused(request, "forgot.html", error, {"email": email})
+    if message is not None:
+        tasks.add_task(mail.send_logged, settings, message)
+    return render(request, "forgot.html", {"sent_to": email})
+
+
+@router.get("/reset")
+def reset_page(request: Request, session: DbSession, token: str = "") -> Response:
+    try:
+        account.check_reset_token(session, token)
+    except ServiceError as error:
+        return refused(request, "reset.html", error, {"token": ""})
+    return render(request, "reset.html", {"token": token})
+
+
+@router.post("/reset")
+def reset(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    token: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: CsrfField = None,
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        account.reset_password(session, settings, token, password)
+    except ServiceError as error:
+        # A refused password keeps the link usable: the form again; a bad link: no form.
+        usable = str(error) != account.BAD_LINK
+        return refused(request, "reset.html", error, {"token": token if usable else ""})
+    response = render(request, "auth.html", {"mode": "login", "notice": "Your password is changed. Log in with it."})
+    response.delete_cookie(SESSION_COOKIE, path="/")  # every session of the account ended
+    return response
+
+
+@router.get("/account")
+def account_page(request: Request, user: MaybeUser) -> Response:
+    if user is None:
+        return redirect("/login")
+    return render(request, "account.html", {"user": user})
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MaybeUser,
+    current_password: Annotated[str, Form()],
+    new_password: Annotated[str, Form()],
+    csrf: CsrfField = None,
+) -> Response:
+    check_csrf(request, csrf)
+    if user is None:
+        return redirect("/login")
+    token = request.cookies.get(SESSION_COOKIE, "")
+    try:
+        account.change_password(session, settings, user, current_password, new_password, token)
+    except ServiceError as error:
+        return refused(request, "account.html", error, {"user": user})
+    notice = "Your password is changed; your other sessions are logged out."
+    return render(request, "account.html", {"user": user, "notice": notice})
+
+
+@router.post("/account/delete")
+def delete_account(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MaybeUser,
+    password: Annotated[str, Form()],
+    csrf: CsrfField = None,
+) -> Response:
+    check_csrf(request, csrf)
+    if user is None:
+        return redirect("/login")
+    try:
+        account.delete_account(session, settings, user, password)
+    except ServiceError as error:
+        return refused(request, "account.html", error, {"user": user})
+    response = redirect("/")
+    end_session(request, session, response)
+    return response

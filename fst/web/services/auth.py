@@ -1,4 +1,5 @@
-"""Accounts: sign up with the free credits, and log in with failed attempts rate-limited.
+"""Accounts: sign up (the free credits come when the e-mail is confirmed: `account.verify_email`),
+and log in with failed attempts rate-limited.
 
 Password and sign-up policy (length, a common-password list, throttling per address) belong here.
 """
@@ -54,7 +55,8 @@ def network(client: str) -> str:
 
 
 def register(session: Session, settings: Settings, email: str, password: str, client: str = "unknown") -> User:
-    """Create an account with the free credits (flushed, not committed).
+    """Create an unverified account, no credits yet (flushed, not committed); send it
+    `account.verification_mail`.
 
     Raises:
         ServiceError: a bad e-mail or password (400), or an e-mail already taken (409).
@@ -67,7 +69,7 @@ def register(session: Session, settings: Settings, email: str, password: str, cl
     # Counted after the cheap checks (a typo costs nothing), before Argon2 and the free credits.
     reserve(session, f"signup:address:{client}", settings.signups_per_hour, HOUR)
     reserve(session, f"signup:network:{network(client)}", settings.signups_per_hour_per_network, HOUR)
-    user = User(email=email, password_hash=hash_password(password), credits=settings.free_credits)
+    user = User(email=email, password_hash=hash_password(password), credits=0)
     session.add(user)
     try:
         session.flush()

@@ -1,0 +1,198 @@
+"""What an account can do with its e-mail and password: verify the address, reset a forgotten
+password, change it, delete the account.
+
+Links sent by e-mail carry a random token (256 bits); the table keeps its SHA-256. A token is
+single-use (consumed by one conditional DELETE, so two concurrent uses cannot both pass), expires,
+and only the newest of its kind works. An unverified account may log in and use the site, but
+gets its free credits only when it confirms the address (issue 26: sign-ups handing out credits).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from email.message import EmailMessage
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from fst.web import mail
+from fst.web.models import EmailToken, Job, LoginSession, User
+from fst.web.security import hash_password, token_hash, verify_password
+from fst.web.services.auth import HOUR, check_password, normalise_email
+from fst.web.services.errors import Conflict, ServiceError
+from fst.web.services.rate_limits import release, reserve
+from fst.web.settings import Settings
+
+VERIFY = "verify"
+RESET = "reset"
+VERIFY_TTL_S = 7 * 86400.0
+RESET_TTL_S = 3600.0  # a reset link is a key to the account: short-lived
+BAD_LINK = "this link is invalid, used or expired; ask for a new one"
+
+
+def _issue(session: Session, user_id: int, purpose: str, ttl_s: float) -> str:
+    """A new token for `purpose` (earlier ones of the user for it stop working); committed."""
+    session.execute(delete(EmailToken).where(EmailToken.user_id == user_id, EmailToken.purpose == purpose))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        EmailToken(token_hash=token_hash(token), user_id=user_id, purpose=purpose, expires_at=time.time() + ttl_s)
+    )
+    session.commit()
+    return token
+
+
+def _peek(session: Session, token: str, purpose: str) -> EmailToken | None:
+    row = session.get(EmailToken, token_hash(token)) if token else None
+    if row is None or row.purpose != purpose or row.expires_at < time.time():
+        return None
+    return row
+
+
+def _consume(session: Session, token: str, purpose: str) -> int:
+    """The token's user id, the token deleted (not committed). Raises ServiceError for a bad token."""
+    row = _peek(session, token, purpose)
+    # Conditional on the row still being there: of two concurrent uses only one deletes it.
+    if row is None or session.execute(delete(EmailToken).where(EmailToken.token_hash == row.token_hash)).rowcount != 1:
+        session.rollback()
+        raise ServiceError(BAD_LINK)
+    return row.user_id
+
+
+def verification_mail(session: Session, settings: Settings, user: User) -> EmailMessage:
+    """A new confirmation link for `user`'s address (the token committed), as a message to send."""
+    token = _issue(session, user.id, VERIFY, VERIFY_TTL_S)
+    link = f"{settings.resolved_public_url()}/verify?token={token}"
+    credits = f" and get your {settings.free_credits} free credits" if settings.billing_enabled else ""
+    body = f"Welcome to fst.\n\nConfirm your e-mail address{credits}:\n\n{link}\n\nThe link works for 7 days.\n"
+    return mail.message(settings, user.email, "Confirm your e-mail address", body)
+
+
+def resend_verification(session: Session, settings: Settings, user: User) -> EmailMessage:
+    """A fresh confirmation link. Raises Conflict if already verified, RateLimited past the hourly limit."""
+    if user.email_verified_at is not None:
+        raise Conflict("your e-mail address is confirmed already")
+    reserve(session, f"verify:{user.id}", settings.resets_per_hour, HOUR)
+    return verification_mail(session, settings, user)
+
+
+def _mark_verified(session: Session, settings: Settings, user_id: int) -> None:
+    # Conditional on "not yet": the free credits come once, however often a link is used or raced.
+    session.execute(
+        update(User)
+        .where(User.id == user_id, User.email_verified_at.is_(None))
+        .values(email_verified_at=time.time(), credits=User.credits + settings.free_credits)
+    )
+
+
+def verify_email(session: Session, settings: Settings, token: str) -> User:
+    """Confirm the address the token was sent to; the free credits come with it. Committed."""
+    user_id = _consume(session, token, VERIFY)
+    _mark_verified(session, settings, user_id)
+    session.commit()
+    user = session.get(User, user_id)
+    assert user is not None  # the token's row would have been deleted with the user (cascade)
+    session.refresh(user)
+    return user
+
+
+def request_password_reset(session: Session, settings: Settings, email: str, client: str) -> EmailMessage | None:
+    """A reset link for the account with `email`, or None when there is none.
+
+    The caller answers the same either way (no account enumeration), and sends the message after
+    answering, so the time taken does not tell either. Limited per address and per e-mail (so
+    nobody's inbox can be flooded), counted before the lookup so both cases count alike.
+
+    Raises:
+        RateLimited: too many requests from this address or for this e-mail in the last hour (429).
+    """
+    email = normalise_email(email)[:320]
+    reserve(session, f"reset:address:{client}", settings.resets_per_hour, HOUR)
+    reserve(session, f"reset:email:{email}", settings.resets_per_hour, HOUR)
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is None:
+        return None
+    token = _issue(session, user.id, RESET, RESET_TTL_S)
+    link = f"{settings.resolved_public_url()}/reset?token={token}"
+    body = (
+        f"Someone (hopefully you) asked to reset the password of your fst account.\n\n"
+        f"Choose a new password here:\n\n{link}\n\n"
+        f"The link works once, for one hour. If you did not ask, ignore this message: nothing changes.\n"
+    )
+    return mail.message(settings, user.email, "Reset your fst password", body)
+
+
+def check_reset_token(session: Session, token: str) -> None:
+    """Raise ServiceError unless `token` is a usable reset link (the form is shown only for one)."""
+    if _peek(session, token, RESET) is None:
+        raise ServiceError(BAD_LINK)
+
+
+def reset_password(session: Session, settings: Settings, token: str, password: str) -> User:
+    """Set a new password with a reset link; every session of the account is logged out. Committed.
+
+    The link was e-mailed to the address, so using it confirms the address too.
+    """
+    row = _peek(session, token, RESET)
+    user = session.get(User, row.user_id) if row else None
+    if user is None:
+        raise ServiceError(BAD_LINK)
+    check_password(password, user.email)  # before consuming: a refused password keeps the link usable
+    _consume(session, token, RESET)
+    _set_password(session, user, password)
+    _mark_verified(session, settings, user.id)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def _set_password(session: Session, user: User, password: str, keep_session: str | None = None) -> None:
+    """New hash; all login sessions but `keep_session` (a token hash) and pending reset links end."""
+    user.password_hash = hash_password(password)
+    sessions = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_session:
+        sessions = sessions.where(LoginSession.token_hash != keep_session)
+    session.execute(sessions)
+    session.execute(delete(EmailToken).where(EmailToken.user_id == user.id, EmailToken.purpose == RESET))
+
+
+def _check_current_password(session: Session, settings: Settings, user: User, password: str) -> None:
+    """Like a login: failures are rate-limited (a stolen session cookie cannot guess the password)."""
+    attempt = reserve(session, f"password:{user.id}", settings.logins_per_minute)
+    if not verify_password(password, user.password_hash):
+        raise ServiceError("the current password is wrong", status=403)
+    release(session, attempt)
+
+
+def change_password(
+    session: Session, settings: Settings, user: User, current: str, new: str, session_token: str
+) -> None:
+    """Change the password; the account's other sessions are logged out, this one stays. Committed."""
+    _check_current_password(session, settings, user, current)
+    check_password(new, user.email)
+    user = session.merge(user)
+    _set_password(session, user, new, keep_session=token_hash(session_token))
+    session.commit()
+
+
+def delete_account(session: Session, settings: Settings, user: User, password: str) -> None:
+    """Delete the account with its jobs, share links, sessions and every file it stored. Committed.
+
+    Raises:
+        ServiceError: a wrong password (403); Conflict (409) while one of its jobs is running (its
+        worker would write a result for a deleted account; delete once it has finished).
+    """
+    _check_current_password(session, settings, user, password)
+    # Not running ones: a claim between this and the check below is caught by the check.
+    session.execute(delete(Job).where(Job.user_id == user.id, Job.status != "running"))
+    if session.scalar(select(func.count()).select_from(Job).where(Job.user_id == user.id)):
+        session.rollback()
+        raise Conflict("a job of yours is running; delete your account when it has finished")
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    session.execute(delete(EmailToken).where(EmailToken.user_id == user.id))
+    session.execute(delete(User).where(User.id == user.id))
+    session.commit()
+    # Every stored file of the account lives under these folders (`uploads.store_image`, the worker).
+    for folder in ("uploads", "results"):
+        shutil.rmtree(settings.data_dir / folder / str(user.id), ignore_errors=True)
