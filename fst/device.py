@@ -3,9 +3,11 @@ what this machine's CPU is (for precision choices and compiled-code cache keys).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -26,6 +28,17 @@ def cpu_info() -> tuple[str, frozenset[str]]:
         return f"{platform.machine()} {platform.processor()}", frozenset()
     fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in lines if ":" in line)}
     return fields.get("model name", platform.machine()), frozenset(fields.get("flags", "").split())
+
+
+@contextlib.contextmanager
+def intra_op_threads(count: int) -> Iterator[None]:
+    """Run torch's CPU ops on `count` threads inside the block (of the calling thread), then restore."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def cpu_has_bf16() -> bool:

@@ -65,3 +65,11 @@ def test_matmul_peaks_measure_bf16_only_where_it_is_native(
     line = device.cpu_line(peaks, side=64)
     assert line.startswith("CPU: some cpu; ISA ") and "64^3 matmul peak GFLOP/s: fp32 " in line
     assert ("bf16" in line.split("GFLOP/s:")[1]) == ("bf16" in precisions)
+
+
+def test_intra_op_threads_restores_the_count_even_on_error() -> None:
+    before = torch.get_num_threads()
+    with pytest.raises(KeyError), device.intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+        raise KeyError("a failed load")
+    assert torch.get_num_threads() == before
