@@ -14,8 +14,9 @@ encode), PNG output everywhere:
 - defaults (three times): `stylize.py IN -o OUT`, no flags, after that warm-up;
 - `--compile off` and `--compile on`.
 
-Prints wall time, the ratio to the plain loop and peak RSS per row, then how long loading the
-compiled package takes in-process, and the PSNR of the defaults' outputs against the plain loop's
+Prints first the CPU line (`fst.device.cpu_line`: model, ISA, fp32 and native-bf16 matmul peaks;
+`--cpu`: that line only), then wall time, the ratio to the plain loop and peak RSS per row, then how
+long loading the compiled package takes in-process, and the PSNR of the defaults' outputs against the plain loop's
 (bf16 against fp32 where bf16 is native).
 """
 
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fst.device import cpu_line, matmul_peaks
 from fst.resources import checkpoints_dir, demo_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,9 +114,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, help="side of the square photos made")
     parser.add_argument("--mixed", action="store_true", help=f"make photos of the sizes {MIXED_SIZES}")
     parser.add_argument("--plain-loop", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", action="store_true", help="print the CPU line (model, ISA, matmul peaks) and exit")
     args = parser.parse_args()
     if args.plain_loop:
         plain_loop(args.checkpoint, args.style, *args.plain_loop)
+        return
+    # First: the rows below only mean something next to the machine they were measured on.
+    print(cpu_line(matmul_peaks()), flush=True)
+    if args.cpu:
         return
 
     with tempfile.TemporaryDirectory(prefix="fst_bench_") as temp:

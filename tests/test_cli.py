@@ -47,3 +47,49 @@ def test_fst_serve_without_the_web_extra_says_how_to_get_it(
     monkeypatch.setitem(sys.modules, "pydantic_settings", None)  # the web settings need it: now ModuleNotFoundError
     assert serve.main(["--help"]) == 2
     assert "pip install 'fst[web]'" in capsys.readouterr().err
+
+
+# What the one-photo path must never import: training, configs, the web layer, VGG's torchvision.
+NOT_ON_THE_STYLIZE_PATH = ("hydra", "omegaconf", "lightning", "torchvision", "fst.web", "fst.losses", "scipy", "onnx")
+
+
+def modules_after(code: str) -> set[str]:
+    """The top-level and fst module names a fresh interpreter holds after running `code`."""
+    report = "import sys; print(' '.join(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{report}"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.splitlines()[-1].split())  # the last line: the report
+
+
+def loaded(modules: set[str], name: str) -> bool:
+    return any(module == name or module.startswith(f"{name}.") for module in modules)
+
+
+def test_importing_fst_stylize_pulls_in_no_training_nor_web_code() -> None:
+    modules = modules_after("import fst.cli.stylize")
+    assert loaded(modules, "fst.stylize")  # the report really lists the modules
+    assert [name for name in NOT_ON_THE_STYLIZE_PATH if loaded(modules, name)] == []
+
+
+def test_stylize_help_imports_neither_torch_nor_the_pipeline() -> None:
+    # A module count, not a time: `--help` answered before torch (~1,200 modules, 1.5-2 s) loads.
+    modules = modules_after(
+        "from fst.cli.stylize import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert loaded(modules, "fst.stylize.options")
+    assert not loaded(modules, "torch") and not loaded(modules, "fst.stylize.pipeline")
+    assert len(modules) < 300
+
+
+def test_stylizing_one_photo_pulls_in_no_training_nor_web_code(tmp_path: Path) -> None:
+    from tests.conftest import random_photo
+
+    random_photo(40, 32).save(tmp_path / "photo.jpg")
+    out = tmp_path / "out"
+    argv = [str(tmp_path / "photo.jpg"), "-o", str(out), "--no-progress"]
+    code = f"from fst.cli.stylize import main\nassert main({argv!r}) == 0"
+    modules = modules_after(code)
+    assert loaded(modules, "torch") and (out / "photo.jpg").is_file()  # it really stylized
+    assert [name for name in NOT_ON_THE_STYLIZE_PATH if loaded(modules, name)] == []

@@ -7,7 +7,7 @@ No tiny run, and why:
   minutes per call.
 - `benchmarks/adain_speed.py`, `benchmarks/stylize_job.py`, `benchmarks/stylize_net_modes.py`: each
   builds the compiled package (`fst.stylize.compiled`) before timing, minutes on a small CPU, and
-  adain_speed also runs the peer tool.
+  adain_speed also runs the peer tool. The last two do run `--cpu`, the CPU line they start with.
 - `benchmarks/web_load.py`: its tiny run is `tests/web/test_load.py`.
 
 The runs use this checkout's `fst` (PYTHONPATH), not whatever copy the interpreter has installed.
@@ -45,6 +45,14 @@ def test_help(script: str) -> None:
     result = run_script(script, "--help", timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage:")
+
+
+@pytest.mark.parametrize("script", ["benchmarks/stylize_job.py", "benchmarks/stylize_net_modes.py"])
+def test_benchmark_names_its_cpu_first(script: str) -> None:
+    result = run_script(script, "--cpu", timeout=120)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()  # `--cpu`: the line the benchmark starts with, alone
+    assert line.startswith("CPU: ") and "; ISA " in line and "matmul peak GFLOP/s: fp32 " in line
 
 
 def test_contact_sheet(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from fst.stylize.options import (
     StylizeOptions,
     TilingOptions,
 )
-from fst.stylize.pipeline import list_styles, run
 
 DEMO = {"inputs": str(demo_dir()), "style": "starry_night", "out": "outputs/demo"}  # a shipped style, by name
 
@@ -162,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     except OptionError as error:  # the library names fields; the user typed flags
         print(f"error: {error.named(flag_names(build_parser()))}", file=sys.stderr)
         return 2
+    # Imported here, not at the top: the pipeline pulls in torch (about 1.5 s), which `--help`
+    # and a mistyped flag should not wait for.
+    from fst.stylize.pipeline import list_styles, run
+
     return list_styles() if options is None else run(options)
 
 

@@ -32,7 +32,7 @@ import torch
 from filelock import FileLock
 from torch import nn
 
-from fst.device import cpu_info
+from fst.device import cpu_info, intra_op_threads
 from fst.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,8 @@ class CompiledNet:
             raise ValueError(f"the package wants weights this net does not have: {missing[:3]}")
         # The folded constants (`_FOLDED_CONST_*`, e.g. bf16 copies of weights) are derived from
         # these at run time. Arguments: use_inactive, check_full_update, user_managed.
-        weights = {name: state[name].to(device).contiguous() for name in names if name in state}
+        with intra_op_threads(1):  # ~60 small copies: a second thread costs more than it saves
+            weights = {name: state[name].to(device).contiguous() for name in names if name in state}
         self.loader.load_constants(weights, False, False, False)
 
     def __call__(self, padded: torch.Tensor) -> torch.Tensor:

@@ -102,3 +102,25 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
         temp.write_bytes(b"half")
         raise RuntimeError("killed mid-write")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_jpeg_round_trip_skips_the_other_pil_plugins_and_every_suffix_still_saves(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # A fresh interpreter: this one's PIL may have loaded every plugin already.
+    code = (
+        "import sys\nfrom PIL import Image\nfrom fst.io.images import read_image, save_image_atomic\n"
+        f"save_image_atomic(Image.new('RGB', (8, 8)), {str(tmp_path / 'a.jpg')!r})\n"
+        f"read_image({str(tmp_path / 'a.jpg')!r})\n"
+        "print(sorted(m for m in sys.modules if m.endswith('ImagePlugin')))"
+    )
+    repo = Path(__file__).resolve().parents[2]  # this checkout's fst, not an installed copy
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "'PIL.JpegImagePlugin'" in result.stdout and "PIL.PdfImagePlugin" not in result.stdout
+    for suffix in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"):  # others fall back to all plugins
+        save_image_atomic(random_photo(8, 6), tmp_path / f"b{suffix}")
+        assert read_image(tmp_path / f"b{suffix}").rgb.size == (8, 6)
+    with pytest.raises(ValueError, match="unknown image extension"):
+        save_image_atomic(random_photo(8, 6), tmp_path / "b.xyz")

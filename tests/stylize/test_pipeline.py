@@ -186,3 +186,37 @@ def test_a_folder_job_compiles_once_and_later_runs_load_it(
     capsys.readouterr()
     assert run(options(single, tmp_path / "later", tiny_checkpoint, **auto)) == 0
     assert "compiled net" in capsys.readouterr().err
+
+
+def test_styles_load_on_one_thread_and_the_net_runs_on_all(
+    tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from fst.stylize import batch
+
+    threads: dict[str, int] = {}
+    load, make = batch.load_stylizer, batch.make_stylizer
+
+    def recording_load(*args: object, **kwargs: object) -> object:
+        threads["load"] = torch.get_num_threads()
+        return load(*args, **kwargs)
+
+    def recording_make(net: torch.nn.Module, *args: object) -> object:
+        threads["layout"] = torch.get_num_threads()
+        stylizer = make(net, *args)
+        forward = stylizer._forward
+        stylizer._forward = lambda batch: (threads.__setitem__("net", torch.get_num_threads()), forward(batch))[1]
+        return stylizer
+
+    monkeypatch.setattr(batch, "load_stylizer", recording_load)
+    monkeypatch.setattr(batch, "make_stylizer", recording_make)
+    noise_image(40, 32).save(tmp_path / "photo.png")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that "all" differs from one even where the runner has one core
+    try:
+        assert run(options(tmp_path / "photo.png", tmp_path / "out", tiny_checkpoint)) == 0
+        assert threads == {"load": 1, "layout": 1, "net": 2}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
