@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import anyio
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import image_bytes, make_client, register, submit
+from tests.web.conftest import image_bytes, make_client, register, submit, wait_job
 
 CHUNK = b"x" * 65536
 FORTY_MB = 40 * 1024 * 1024
@@ -217,7 +217,8 @@ def test_one_credit_is_singular(client) -> None:
 
 def test_delete_asks_first(client) -> None:
     register(client)
-    submit(client)
+    # A running job has no Delete button: wait for the embedded worker (it raced this page on PostgreSQL).
+    wait_job(client, submit(client).json()["id"])
     assert 'data-confirm="Delete this picture?' in client.get("/gallery").text  # app.js asks before it posts
 
 
