@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import mailbox
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,6 +45,11 @@ from fst.resources import demo_dir
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "load test password"
+DEADLINE_S = 900.0  # a run that has not ended by then is stuck: fail with a message, never hang
+
+
+class Stuck(RuntimeError):
+    """The load run stopped making progress."""
 
 
 class Latencies:
@@ -138,8 +145,44 @@ def call(latencies: Latencies, method: Callable[..., httpx.Response], *args: Any
     raise RuntimeError(f"no answer from {args[0]}")
 
 
+def mailed_verify_token(data_dir: Path, email: str) -> str | None:
+    """The newest `/verify` token the site wrote to its Maildir (the inbox) for `email`, if any."""
+    box = mailbox.Maildir(data_dir / "mail", create=True)
+    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
+    for key in reversed(order):
+        if box[key]["To"] == email:
+            found = re.search(r"/verify\?token=([A-Za-z0-9_-]+)", box[key].get_payload(decode=True).decode())
+            if found:
+                return found.group(1)
+    return None
+
+
+def confirm_email(client: httpx.Client, data_dir: Path, email: str, latencies: Latencies) -> None:
+    """Confirm the address by the e-mailed link: the free credits come with it. The mail is sent
+    after the sign-up is answered, so it is waited for, and asked for again if a restart lost it."""
+    for attempt in range(3):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            token = mailed_verify_token(data_dir, email)
+            if token:
+                response = call(latencies, client.post, "/api/auth/verify", json={"token": token})
+                assert response.status_code == 200, response.text
+                return
+            time.sleep(0.2)
+        call(latencies, client.post, "/api/auth/verify/resend")
+    raise Stuck(f"no verification e-mail to {email} in {data_dir / 'mail'}")
+
+
 def user_session(
-    base: str, index: int, jobs: int, style: str, photo: bytes, latencies: Latencies, pool: ThreadPoolExecutor
+    base: str,
+    data_dir: Path,
+    index: int,
+    jobs: int,
+    style: str,
+    photo: bytes,
+    latencies: Latencies,
+    pool: ThreadPoolExecutor,
+    deadline: float,
 ) -> list[str]:
     client = httpx.Client(base_url=base, timeout=30)
     email = f"load{index}@example.com"
@@ -147,6 +190,8 @@ def user_session(
     if response.status_code == 409:  # registered before a web restart lost the response
         response = call(latencies, client.post, "/api/auth/login", json={"email": email, "password": PASSWORD})
     assert response.status_code in (200, 201), response.text
+    if not response.json()["verified"]:
+        confirm_email(client, data_dir, email, latencies)
 
     def one_job(_: int) -> str:
         key = uuid.uuid4().hex  # the same key on every retry: a lost response never makes a second job
@@ -159,13 +204,14 @@ def user_session(
             data={"style": style},
             headers={"Idempotency-Key": key},
         )
-        assert submitted.status_code in (200, 201), submitted.text
+        assert submitted.status_code in (200, 201), f"{email}: submit answered {submitted.status_code} {submitted.text}"
         job_id = submitted.json()["id"]
-        while True:
+        while time.time() < deadline:
             status = call(latencies, client.get, f"/api/jobs/{job_id}").json()
             if status["status"] in ("done", "failed"):
                 return status["status"]
             time.sleep(1.0)  # the pages poll every 0.7 s
+        raise Stuck(f"job {job_id} of {email} had not ended by the deadline")
 
     return list(pool.map(one_job, range(jobs)))
 
@@ -224,6 +270,7 @@ def main() -> int:
     parser.add_argument("--kill", action="store_true", help="SIGKILL the worker, later the web process, and restart")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--deadline", type=float, default=DEADLINE_S, help="seconds before a stuck run fails")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="fst-load-"))
@@ -246,8 +293,10 @@ def main() -> int:
         total = args.users * args.jobs
         pool = ThreadPoolExecutor(total + args.users)
         start = time.perf_counter()
+        deadline = time.time() + args.deadline
+        base = f"http://127.0.0.1:{port}"
         futures = [
-            pool.submit(user_session, f"http://127.0.0.1:{port}", i, args.jobs, args.style, photo, latencies, pool)
+            pool.submit(user_session, base, data_dir, i, args.jobs, args.style, photo, latencies, pool, deadline)
             for i in range(args.users)
         ]
         if args.kill:
@@ -259,6 +308,12 @@ def main() -> int:
 
             for which, fraction in (("worker", 0.2), ("web", 0.5)):
                 while done_count() < fraction * total:
+                    # A user that gave up (refused, stuck) would leave this waiting for ever.
+                    for future in futures:
+                        if future.done() and future.exception():
+                            raise future.exception()
+                    if time.time() > deadline:
+                        raise Stuck(f"only {done_count()}/{total} jobs done by the deadline")
                     time.sleep(0.1)
                 service.kill(which)
                 killed.append(f"{which} at {done_count()}/{total} done")
@@ -268,6 +323,10 @@ def main() -> int:
         outcomes = [status for future in futures for status in future.result()]
         elapsed = time.perf_counter() - start
         pool.shutdown()
+    except (Stuck, AssertionError, RuntimeError) as error:
+        service.stop()
+        print(f"FAILED: {error}\n(service log: {root / 'service.log'})", file=sys.stderr, flush=True)
+        os._exit(1)  # the other users' threads may still be polling: do not wait for them
     finally:
         service.stop()
     figures = {
