@@ -160,7 +160,7 @@ def mailed_verify_token(data_dir: Path, email: str) -> str | None:
 def confirm_email(client: httpx.Client, data_dir: Path, email: str, latencies: Latencies) -> None:
     """Confirm the address by the e-mailed link: the free credits come with it. The mail is sent
     after the sign-up is answered, so it is waited for, and asked for again if a restart lost it."""
-    for attempt in range(3):
+    for _ in range(3):
         deadline = time.time() + 20
         while time.time() < deadline:
             token = mailed_verify_token(data_dir, email)
