@@ -74,7 +74,7 @@ def _batches(
     yield from pending.values()
 
 
-def _prefetch(executor: ThreadPoolExecutor, function: Callable, items: list, depth: int) -> Iterator:
+def prefetch(executor: ThreadPoolExecutor, function: Callable, items: list, depth: int) -> Iterator:
     """Like `executor.map`, but at most `depth` results ahead: a 100k-file folder is not decoded at once."""
     queue: deque[Future] = deque()
     for item in items:
@@ -181,7 +181,7 @@ class BatchRun:
 
     def stylize(self, stylizer: Stylizer, jobs: list[inputs.Job]) -> None:
         """Decode, stylize in batches of equal size and hand each result to an encoder."""
-        self.stylize_decoded(stylizer, _prefetch(self.decoders, _decode, jobs, self.depth))
+        self.stylize_decoded(stylizer, prefetch(self.decoders, _decode, jobs, self.depth))
 
     def stylize_decoded(self, stylizer: Stylizer, decoded: Iterator[Decoded]) -> None:
         """Stylize already decoded images (or decode failures) in batches of equal size, then encode."""

@@ -24,6 +24,7 @@ from fst.io.images import ImageReadError
 from fst.stylize import inputs
 from fst.stylize.batch import BatchRun, Summary, load_styles
 from fst.stylize.options import StylizeOptions
+from fst.stylize.ray_start import RayStart
 
 __all__ = ["StylizeOptions", "list_styles", "resolve_precision", "run"]
 
@@ -69,6 +70,15 @@ def report(
 def run(options: StylizeOptions) -> int:
     """Stylize every input with every style; returns the exit status (1 if any file failed, 2 if
     the job cannot start: a bad style, checkpoint or input spec, reported in one line)."""
+    ray_start = RayStart() if options.performance.engine == "ray" else None  # up while we plan
+    try:
+        return _run(options, ray_start)
+    finally:
+        if ray_start is not None:
+            ray_start.stop()
+
+
+def _run(options: StylizeOptions, ray_start: RayStart | None) -> int:
     device, rank, world_size = place_worker(options.performance.device)
     try:
         styles = load_styles(options.style)
@@ -77,9 +87,9 @@ def run(options: StylizeOptions) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    if options.performance.engine == "ray":
-        try:  # the optional extra: only this engine needs it
-            from fst.stylize import ray_engine
+    if ray_start is not None:
+        try:
+            ray_engine = ray_start.engine()
         except ImportError as error:
             print(f"error: --engine ray needs Ray ({error}): pip install 'fst[ray]'", file=sys.stderr)
             return 2

@@ -1,15 +1,22 @@
 """`engine="ray"`: the batch job on Ray Data, on this machine or on the cluster of `RAY_ADDRESS`.
 
 The driver (`fst.stylize.pipeline.run`) loads the styles, plans the jobs and reports exactly as the
-local engine does; only the middle step runs here:
+local engine does, while `fst.stylize.ray_start` brings Ray up in a thread (`start`); only the
+middle step runs here:
 
-    jobs (paths) -> decode tasks (CPU) -> an actor pool, each actor running the local `BatchRun`
-                                          (same stylizer, controls, tiling, atomic writes) -> tallies
+    jobs (paths) -> decode tasks (GPU actors) -> an actor pool, each actor running the local
+                    or the actor's own threads    `BatchRun` (same stylizer, controls, tiling,
+                    (CPU actors)                  atomic writes) -> tallies
 
-Pixels cross the object store only for images the net runs whole; larger ones (they will be tiled)
-travel as paths and the actor decodes them itself. Ray restarts a killed actor and retries its
-batch; outputs are written atomically and an actor skips targets this job already wrote, so a
-retried batch writes each output once.
+On GPU actors, decode tasks on the node's CPUs feed the net. A CPU actor's net uses every core of
+its node, so it decodes in its own threads as the local engine does: a decode task could only take
+cores from it, and cost a process and an object-store copy per image. Pixels cross the object store
+only for images the net runs whole; larger ones (they will be tiled) travel as paths.
+
+Each actor runs two batches at once: one on the net while the other finishes its writes, so the
+net never waits for a batch's last encode, and a batch is reported only once its files are on
+disk. Ray restarts a killed actor and retries its batches; outputs are written atomically and an
+actor skips targets this job already wrote, so a retried batch writes each output once.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -32,7 +40,7 @@ from PIL import Image
 from fst.device import resolve_device
 from fst.io.images import DecodedImage, ImageReadError, read_image
 from fst.stylize import inputs
-from fst.stylize.batch import BatchRun, Decoded, Summary, load_styles, worth_compiling
+from fst.stylize.batch import BatchRun, Decoded, Summary, load_styles, prefetch, worth_compiling
 from fst.stylize.engine import StyleNet, make_stylizer
 from fst.stylize.options import StylizeOptions
 from fst.stylize.stylizer import Stylizer
@@ -44,23 +52,37 @@ KILL_HOOK = "FST_RAY_KILL_ACTOR_AT"
 DECODE_BATCH = 4  # images per decode task: small, so decode streams ahead of the net
 
 
+class _NotMainThread(logging.Filter):
+    """Drops Ray's warning that `ray.init` in a thread sets no SIGTERM handler: `RayStart` sets it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+def start() -> bool:
+    """Start a local Ray, or join the cluster of `RAY_ADDRESS`; whether this call started it.
+
+    Run in a thread by `fst.stylize.ray_start.RayStart`, which stops it. A Ray the caller started
+    already is used as it is.
+    """
+    if ray.is_initialized():
+        return False
+    logging.getLogger("ray._private.worker").addFilter(_NotMainThread())
+    # ray.init joins RAY_ADDRESS when it is set, else starts a local instance of this machine's cores.
+    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    return True
+
+
 def stylize(
     options: StylizeOptions,
     styles: list[tuple[str, StyleNet]],
     todo: list[inputs.Job],
 ) -> tuple[Summary, set[str]]:
-    """Stylize `todo` on Ray actors; the summary (written, failed lines) and the net modes used.
-
-    Starts a local Ray without `RAY_ADDRESS`, joins that cluster with it, and leaves a Ray that the
-    caller had already started running.
-    """
+    """Stylize `todo` on Ray actors (Ray is up: `start`); the summary (written, failed lines) and
+    the net modes used."""
     summary, modes = Summary(), set[str]()
     if not todo:
         return summary, modes
-    started_here = not ray.is_initialized()
-    if started_here:
-        # ray.init joins RAY_ADDRESS when it is set, else starts a local instance of this machine's cores.
-        ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     try:
         for batch in _dataset(options, styles, todo).iter_batches(batch_size=1, batch_format="numpy"):
             summary.written += int(batch["written"][0])
@@ -70,8 +92,6 @@ def stylize(
                 print(f"failed: {message}", file=sys.stderr)
     finally:
         inputs.remove_stale_parts(todo)  # temp files of killed actors (their batches were redone)
-        if started_here:
-            ray.shutdown()
     return summary, modes
 
 
@@ -82,30 +102,40 @@ def _dataset(options: StylizeOptions, styles: list[tuple[str, StyleNet]], todo: 
     gpus = int(ray.cluster_resources().get("GPU", 0)) if options.performance.device != "cpu" else 0
     if gpus:  # one actor per GPU, batches of same-size images as the local engine on CUDA
         actors, resources = gpus, {"num_gpus": 1, "num_cpus": 1}
-    else:  # one actor per node, its torch threads on the node's cores; one core left for decoding
+    else:  # one actor per node, its torch threads on all the node's cores (and decoding in threads)
         nodes = [node for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")]
         cores = min(int(node["Resources"]["CPU"]) for node in nodes)
-        actors, resources = len(nodes), {"num_cpus": max(1, cores - 1)}
+        actors, resources = len(nodes), {"num_cpus": cores}
     net_batch = options.performance.batch_size or (4 if gpus else 1)
     rows = [{"source": str(job.source), "target": str(job.target), "style": job.style} for job in todo]
-    # What runs whole can travel decoded; larger images go as paths (the net tiles them anyway).
-    whole_limit = min(options.tiling.max_pixels, 16_000_000)
     build = {name: _worth_building(options, net, name, todo) for name, net in styles}
-    return (
-        ray.data.from_items(rows)
-        .map_batches(_decode_batch, batch_size=DECODE_BATCH, fn_kwargs={"whole_limit": whole_limit}, num_cpus=1)
-        .map_batches(
-            StylizeActor,
-            batch_size=4 * net_batch,  # small: a killed actor redoes little
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            fn_constructor_kwargs={"options": options, "build": build, "started": time.time()},
-            # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1 (passing them
-            # is deprecated): a dead actor is replaced and its batch sent again; test_ray.py pins it.
-            # The job's settings (FST_CACHE_DIR, FST_CHECKPOINTS, ...) follow it to every node.
-            runtime_env={"env_vars": {key: value for key, value in os.environ.items() if key.startswith("FST_")}},
-            **resources,
-        )
+    dataset = ray.data.from_items(rows)
+    if decode_in_tasks(gpus):  # what runs whole travels decoded, larger images as paths
+        whole_limit = min(options.tiling.max_pixels, 16_000_000)
+        decode_args = {"batch_size": DECODE_BATCH, "fn_kwargs": {"whole_limit": whole_limit}, "num_cpus": 1}
+        dataset = dataset.map_batches(_decode_batch, **decode_args)
+    # The job's settings (FST_CACHE_DIR, FST_CHECKPOINTS, ...) follow it to every node; none: the
+    # default runtime environment, whose pre-started workers the actors can take.
+    env_vars = {key: value for key, value in os.environ.items() if key.startswith("FST_")}
+    return dataset.map_batches(
+        StylizeActor,
+        batch_size=4 * net_batch,  # small: a killed actor redoes little
+        # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1 (passing them
+        # is deprecated): a dead actor is replaced and its batches sent again; test_ray.py pins it.
+        # Two calls at once: one batch on the net while the other finishes its writes.
+        compute=ray.data.ActorPoolStrategy(
+            size=actors, max_concurrent_calls_per_actor=2, enable_true_multi_threading=True
+        ),
+        fn_constructor_kwargs={"options": options, "build": build, "started": time.time()},
+        runtime_env={"env_vars": env_vars} if env_vars else None,
+        **resources,
     )
+
+
+def decode_in_tasks(gpus: int) -> bool:
+    """Decode tasks on the CPUs feed GPU actors; a CPU actor decodes in its own threads, since its
+    net uses every core: a task would only take cores from it and add an object-store copy."""
+    return gpus > 0
 
 
 def _worth_building(options: StylizeOptions, net: StyleNet, name: str, todo: list[inputs.Job]) -> bool:
@@ -143,11 +173,16 @@ def _decode_batch(batch: dict[str, np.ndarray], whole_limit: int) -> dict[str, n
 
 class StylizeActor:
     """One model worker: loads the styles (and their compiled packages) once, then runs the local
-    engine's `BatchRun` on each batch, writing each output atomically before reporting it."""
+    engine's `BatchRun` on each batch, writing each output atomically before reporting it.
+
+    Ray Data calls it from two threads at once: the net runs one batch at a time (`net_lock`),
+    while the batch before it waits for its writes.
+    """
 
     def __init__(self, options: StylizeOptions, build: dict[str, bool], started: float) -> None:
         # Ray sets OMP_NUM_THREADS to the actor's CPUs; the net, like the local engine, uses every core.
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        self.threads = max(1, len(os.sched_getaffinity(0)))
+        torch.set_num_threads(self.threads)
         # Quiet: the driver prints failures and the progress.
         self.options = replace(options, output=replace(options.output, progress=False))
         self.device = resolve_device(options.performance.device)
@@ -156,20 +191,29 @@ class StylizeActor:
         self.stylizers: dict[str, Stylizer] = {}
         self.modes: set[str] = set()
         self.seen = 0
+        self.net_lock = threading.Lock()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # OpenMP keeps its thread count per calling thread, and Ray Data calls from its own threads.
+        torch.set_num_threads(self.threads)
         rows = [{key: batch[key][index] for key in batch} for index in range(len(batch["source"]))]
         rows = [row for row in rows if not self._done(Path(row["target"]))]
         already = len(batch["source"]) - len(rows)  # written by this job before a retry: count, don't redo
         with BatchRun(self.options, self.device, 0, log=lambda _: None) as run:
-            for name in dict.fromkeys(str(row["style"]) for row in rows):
-                style_rows = [row for row in rows if row["style"] == name]
-                run.stylize_decoded(self._stylizer(run, name, style_rows), self._decoded(run, style_rows))
+            self._stylize(run, rows)
+            # Leaving `run` waits for this batch's writes, while the next batch has the net.
         return {
             "written": np.array([run.summary.written + already]),
             "failed": np.array(["\n".join(run.summary.failed)]),
             "modes": np.array(["+".join(sorted(self.modes))]),
         }
+
+    def _stylize(self, run: BatchRun, rows: list[dict]) -> None:
+        """Each style's rows through the net, one batch at a time; their writes left in flight."""
+        with self.net_lock:
+            for name in dict.fromkeys(str(row["style"]) for row in rows):
+                style_rows = [row for row in rows if row["style"] == name]
+                run.stylize_decoded(self._stylizer(run, name, style_rows), self._decoded(run, style_rows))
 
     def _done(self, target: Path) -> bool:
         """Written already by this job (a retried batch); with overwrite, older files are redone."""
@@ -185,21 +229,10 @@ class StylizeActor:
         return self.stylizers[name]
 
     def _decoded(self, run: BatchRun, rows: list[dict]) -> Iterator[Decoded]:
-        for row in rows:
+        """The rows' images in order, decoded a few ahead of the net in the run's threads."""
+        for decoded in prefetch(run.decoders, _decode_row, rows, run.depth):
             self._maybe_die(run)
-            job = _job(row)
-            if row["error"]:
-                yield job, None, str(row["error"])
-            elif not row["pixels"]:  # a big image: decoded here, not shipped through the object store
-                try:
-                    yield job, read_image(job.source, keep_alpha=True), None
-                except ImageReadError as error:
-                    yield job, None, str(error)
-            else:
-                size = (int(row["width"]), int(row["height"]))
-                rgb = Image.frombytes("RGB", size, row["pixels"])
-                alpha = Image.frombytes("L", size, row["alpha"]) if row["alpha"] else None
-                yield job, DecodedImage(rgb, alpha), None
+            yield decoded
 
     def _maybe_die(self, run: BatchRun) -> None:
         self.seen += 1
@@ -211,6 +244,22 @@ class StylizeActor:
                     write.result()
                 Path(marker).touch()
                 os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _decode_row(row: dict) -> Decoded:
+    """A row's image: its pixels from a decode task, else decoded here from its path."""
+    job = _job(row)
+    if row.get("error"):
+        return job, None, str(row["error"])
+    if not row.get("pixels"):  # a CPU actor's row, or an image too big to ship: decoded here
+        try:
+            return job, read_image(job.source, keep_alpha=True), None
+        except ImageReadError as error:
+            return job, None, str(error)
+    size = (int(row["width"]), int(row["height"]))
+    rgb = Image.frombytes("RGB", size, row["pixels"])
+    alpha = Image.frombytes("L", size, row["alpha"]) if row["alpha"] else None
+    return job, DecodedImage(rgb, alpha), None
 
 
 def _job(row: dict) -> inputs.Job:
