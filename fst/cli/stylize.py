@@ -16,6 +16,7 @@ from fst.stylize.options import (
     StylizeOptions,
     TilingOptions,
 )
+from fst.stylize.ray_start import start_for
 
 DEMO = {"inputs": str(demo_dir()), "style": "starry_night", "out": "outputs/demo"}  # a shipped style, by name
 
@@ -161,11 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     except OptionError as error:  # the library names fields; the user typed flags
         print(f"error: {error.named(flag_names(build_parser()))}", file=sys.stderr)
         return 2
+    ray_start = start_for(options)  # --engine ray: Ray comes up in a thread while torch loads
     # Imported here, not at the top: the pipeline pulls in torch (about 1.5 s), which `--help`
     # and a mistyped flag should not wait for.
     from fst.stylize.pipeline import list_styles, run
 
-    return list_styles() if options is None else run(options)
+    return list_styles() if options is None else run(options, ray_start)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from fst.io.images import ImageReadError
 from fst.stylize import inputs
 from fst.stylize.batch import BatchRun, Summary, load_styles
 from fst.stylize.options import StylizeOptions
-from fst.stylize.ray_start import RayStart
+from fst.stylize.ray_start import RayStart, start_for
 
 __all__ = ["StylizeOptions", "list_styles", "resolve_precision", "run"]
 
@@ -67,10 +67,14 @@ def report(
     )
 
 
-def run(options: StylizeOptions) -> int:
+def run(options: StylizeOptions, ray_start: RayStart | None = None) -> int:
     """Stylize every input with every style; returns the exit status (1 if any file failed, 2 if
-    the job cannot start: a bad style, checkpoint or input spec, reported in one line)."""
-    ray_start = RayStart() if options.performance.engine == "ray" else None  # up while we plan
+    the job cannot start: a bad style, checkpoint or input spec, reported in one line).
+
+    `ray_start`: Ray already starting for `engine="ray"` (the CLI starts it before importing torch);
+    without it, Ray starts here, while the styles load.
+    """
+    ray_start = ray_start or start_for(options)
     try:
         return _run(options, ray_start)
     finally:

@@ -1,8 +1,8 @@
 """`engine="ray"`: the batch job on Ray Data, on this machine or on the cluster of `RAY_ADDRESS`.
 
 The driver (`fst.stylize.pipeline.run`) loads the styles, plans the jobs and reports exactly as the
-local engine does, while `fst.stylize.ray_start` brings Ray up in a thread (`start`); only the
-middle step runs here:
+local engine does, while `fst.stylize.ray_start` brings Ray up in a thread; only the middle step
+runs here:
 
     jobs (paths) -> decode tasks (GPU actors) -> an actor pool, each actor running the local
                     or the actor's own threads    `BatchRun` (same stylizer, controls, tiling,
@@ -52,33 +52,12 @@ KILL_HOOK = "FST_RAY_KILL_ACTOR_AT"
 DECODE_BATCH = 4  # images per decode task: small, so decode streams ahead of the net
 
 
-class _NotMainThread(logging.Filter):
-    """Drops Ray's warning that `ray.init` in a thread sets no SIGTERM handler: `RayStart` sets it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "SIGTERM handler is not set" not in record.getMessage()
-
-
-def start() -> bool:
-    """Start a local Ray, or join the cluster of `RAY_ADDRESS`; whether this call started it.
-
-    Run in a thread by `fst.stylize.ray_start.RayStart`, which stops it. A Ray the caller started
-    already is used as it is.
-    """
-    if ray.is_initialized():
-        return False
-    logging.getLogger("ray._private.worker").addFilter(_NotMainThread())
-    # ray.init joins RAY_ADDRESS when it is set, else starts a local instance of this machine's cores.
-    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    return True
-
-
 def stylize(
     options: StylizeOptions,
     styles: list[tuple[str, StyleNet]],
     todo: list[inputs.Job],
 ) -> tuple[Summary, set[str]]:
-    """Stylize `todo` on Ray actors (Ray is up: `start`); the summary (written, failed lines) and
+    """Stylize `todo` on Ray actors (Ray is up: `fst.stylize.ray_start`); the summary (written, failed lines) and
     the net modes used."""
     summary, modes = Summary(), set[str]()
     if not todo:
