@@ -1,7 +1,7 @@
 """`stylize.py --engine ray` against the local engine: same photos, same flags, whole processes.
 
     python benchmarks/stylize_ray.py                           # 16 JPEGs of 1024x1024 from the demo photos
-    python benchmarks/stylize_ray.py --count 4 --size 96 --flags="--compile off"   # a tiny proof run
+    python benchmarks/stylize_ray.py --count 4 --steady 8 --size 96 --flags="--compile off"   # a tiny proof run
     RAY_ADDRESS=auto python benchmarks/stylize_ray.py          # the Ray rows on a running cluster
 
 Rows, each a fresh process timed from start to exit, PNG outputs, `--overwrite --no-progress`:
@@ -11,10 +11,13 @@ Rows, each a fresh process timed from start to exit, PNG outputs, `--overwrite -
 - local: `stylize.py IN -o OUT FLAGS`, `--repeats` times;
 - ray: the same with `--engine ray`, `--repeats` times (a local Ray started and stopped by the job,
   or the cluster of RAY_ADDRESS);
-- Ray start-up: a process that only starts and stops Ray, the fixed cost inside the ray rows.
+- Ray start-up: a process that only starts and stops Ray, the fixed cost inside the ray rows;
+- steady state (`--steady N`, 0: skipped): each engine once more on N photos (the first `--count`
+  of them the same). The extra photos over the extra seconds are the engine's images/s once it
+  runs, without the fixed cost of starting (imports, styles, Ray, actors) and stopping.
 
-Prints images/s of the best run per row, the ray/local ratio, and the PSNR of the Ray outputs
-against the local ones.
+Prints images/s of the best run per row, the ray/local ratio, the steady-state table, and the PSNR
+of the Ray outputs against the local ones.
 """
 
 from __future__ import annotations
@@ -76,22 +79,30 @@ def main() -> None:
     parser.add_argument("--style", default="starry_night")
     parser.add_argument("--flags", default="", help='more stylize.py flags for both engines, e.g. "--compile off"')
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per engine (the best counts)")
+    parser.add_argument("--steady", type=int, default=48, help="photos of the steady-state runs (0: none)")
     args = parser.parse_args()
+    if args.steady and args.steady <= args.count:
+        parser.error("--steady must be more photos than --count (or 0)")
 
     with tempfile.TemporaryDirectory() as scratch:
-        photos, out = Path(scratch) / "photos", Path(scratch) / "out"
+        photos, more, out = Path(scratch) / "photos", Path(scratch) / "more", Path(scratch) / "out"
         make_photos(photos, args.size, args.count)
-        base = [sys.executable, str(REPO / "stylize.py"), str(photos), "--style", args.style, "--format", "png"]
-        base += ["--overwrite", "--no-progress", *shlex.split(args.flags)]
-        local = [*base, "-o", str(out / "local")]
-        ray = [*base, "-o", str(out / "ray"), "--engine", "ray"]
-        print(f"{args.count} photos of {args.size}x{args.size}; flags: {shlex.join(base[3:])}")
-        print(f"warm-up (local): {timed(local):.1f} s")
-        best = {
-            name: min(timed(command) for _ in range(args.repeats)) for name, command in (("local", local), ("ray", ray))
-        }
+        flags = ["--style", args.style, "--format", "png", "--overwrite", "--no-progress", *shlex.split(args.flags)]
+        engines = {"local": [], "ray": ["--engine", "ray"]}
+
+        def command(folder: Path, engine: str) -> list[str]:
+            stylize = [sys.executable, str(REPO / "stylize.py"), str(folder), *flags]
+            return [*stylize, "-o", str(out / engine), *engines[engine]]
+
+        print(f"{args.count} photos of {args.size}x{args.size}; flags: {shlex.join(flags)}")
+        print(f"warm-up (local): {timed(command(photos, 'local')):.1f} s")
+        best = {engine: min(timed(command(photos, engine)) for _ in range(args.repeats)) for engine in engines}
         startup = min(timed([sys.executable, "-c", START_RAY]) for _ in range(args.repeats))
         agreement = psnr(out / "local", out / "ray")
+        steady = {}
+        if args.steady:
+            make_photos(more, args.size, args.steady)
+            steady = {engine: timed(command(more, engine)) for engine in engines}
 
     print(f"| engine | best of {args.repeats} (s) | images/s | vs local |")
     print("| --- | --- | --- | --- |")
@@ -99,6 +110,18 @@ def main() -> None:
         print(f"| {name} | {seconds:.1f} | {args.count / seconds:.2f} | {best['local'] / seconds:.2f}x |")
     print(f"Ray start-up and shutdown alone: {startup:.1f} s (included in the ray row)")
     print(f"PSNR of the ray outputs against the local ones: {agreement:.1f} dB (lowest image)")
+    if steady:
+        extra = args.steady - args.count
+        rates = {engine: extra / (steady[engine] - best[engine]) for engine in engines}
+        print(f"\nSteady state: {args.steady} photos against {args.count}, one run each")
+        print(
+            f"| engine | {args.steady} photos (s) | images/s past the first {args.count} | vs local | fixed cost (s) |"
+        )
+        print("| --- | --- | --- | --- | --- |")
+        for engine, rate in rates.items():
+            fixed = best[engine] - args.count / rate  # the wall time no image accounts for
+            row = f"| {engine} | {steady[engine]:.1f} | {rate:.2f} | {rate / rates['local']:.2f}x | {fixed:.1f} |"
+            print(row)
 
 
 if __name__ == "__main__":
