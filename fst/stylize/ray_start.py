@@ -31,7 +31,7 @@ class RayStart:
     Ray the caller started already is used as it is."""
 
     def __init__(self) -> None:
-        self._ready: Future[tuple[ModuleType, bool]] = Future()
+        self._ready: Future[bool] = Future()  # whether this started Ray
         self._stopped = threading.Event()
         threading.Thread(target=self._hold, name="ray-start", daemon=True).start()
 
@@ -44,9 +44,7 @@ class RayStart:
                 logging.getLogger("ray._private.worker").addFilter(_NotMainThread())
                 # Joins RAY_ADDRESS when it is set, else starts a local instance of this machine's cores.
                 ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-            from fst.stylize import ray_engine  # torch and Ray Data: after ray.init has its processes going
-
-            self._ready.set_result((ray_engine, started_here))
+            self._ready.set_result(started_here)
         except BaseException as error:  # an ImportError without the extra: `engine` raises it
             self._ready.set_exception(error)
             return
@@ -58,7 +56,9 @@ class RayStart:
         Raises:
             ImportError: Ray is not installed.
         """
-        ray_engine, started_here = self._ready.result()
+        from fst.stylize import ray_engine  # Ray Data (~1 s), imported while ray.init waits for its processes
+
+        started_here = self._ready.result()
         if started_here and threading.current_thread() is threading.main_thread():
             # What ray.init does in the main thread: SIGTERM unwinds, so Ray is stopped and temp files go.
             signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(signum))
@@ -67,10 +67,10 @@ class RayStart:
     def stop(self) -> None:
         """Stops Ray if this started it, then ends the thread."""
         try:
-            if self._ready.exception() is None:
-                ray_engine, started_here = self._ready.result()
-                if started_here:
-                    ray_engine.ray.shutdown()
+            if self._ready.exception() is None and self._ready.result():
+                import ray
+
+                ray.shutdown()
         finally:
             self._stopped.set()
 
