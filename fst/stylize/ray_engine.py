@@ -79,17 +79,19 @@ def _dataset(options: StylizeOptions, styles: list[tuple[str, StyleNet]], todo: 
     context.enable_progress_bars = options.output.progress
     logging.getLogger("ray.data").setLevel(logging.INFO if options.output.progress else logging.ERROR)
     gpus = int(ray.cluster_resources().get("GPU", 0)) if options.performance.device != "cpu" else 0
+    decode_tasks = decode_in_tasks(gpus)
     if gpus:  # one actor per GPU, batches of same-size images as the local engine on CUDA
         actors, resources = gpus, {"num_gpus": 1, "num_cpus": 1}
-    else:  # one actor per node, its torch threads on all the node's cores (and decoding in threads)
+    else:  # one actor per node, its torch threads on all the node's cores
         nodes = [node for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")]
         cores = min(int(node["Resources"]["CPU"]) for node in nodes)
-        actors, resources = len(nodes), {"num_cpus": cores}
+        # It reserves them all when it decodes in its threads, else one is left to the decode tasks.
+        actors, resources = len(nodes), {"num_cpus": max(1, cores - 1) if decode_tasks else cores}
     net_batch = options.performance.batch_size or (4 if gpus else 1)
     rows = [{"source": str(job.source), "target": str(job.target), "style": job.style} for job in todo]
     build = {name: _worth_building(options, net, name, todo) for name, net in styles}
     dataset = ray.data.from_items(rows)
-    if decode_in_tasks(gpus):  # what runs whole travels decoded, larger images as paths
+    if decode_tasks:  # what runs whole travels decoded, larger images as paths
         whole_limit = min(options.tiling.max_pixels, 16_000_000)
         decode_args = {"batch_size": DECODE_BATCH, "fn_kwargs": {"whole_limit": whole_limit}, "num_cpus": 1}
         dataset = dataset.map_batches(_decode_batch, **decode_args)
