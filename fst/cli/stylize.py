@@ -71,6 +71,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --style-image: share (0..1) of the whitening-colouring target mixed into AdaIN's; it also "
         "matches the style's channel correlations: more style, more content change (0: plain AdaIN)",
     )
+    p.add_argument(
+        "--photo-style",
+        type=Path,
+        metavar="REF",
+        help="a reference photo: the inputs take its colours and light and stay photographs",
+    )
+    p.add_argument(
+        "--masks",
+        nargs=2,
+        type=Path,
+        default=[],
+        metavar=("CONTENT_SEG", "REF_SEG"),
+        help="with --photo-style: colour-coded region masks (Luan et al.'s): each region takes the colours of "
+        "the reference's region of the same colour; CONTENT_SEG is a file (one photo) or a folder of masks "
+        "named as the photos (same stem)",
+    )
+    p.add_argument(
+        "--photo-method",
+        choices=["sliced", "covariance", "reinhard", "network"],
+        default=style.photo_method,
+        help="with --photo-style: the low-resolution target (docs/photo-style.md)",
+    )
     p.add_argument("--list-styles", action="store_true", help="print the shipped styles and their files, then exit")
     p.add_argument(
         "-o", "--out", dest="out_dir", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)"
@@ -150,7 +172,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
     fields = vars(build_parser().parse_args(argv))
     if fields.pop("list_styles"):
         return None
-    if not (fields["styles"] or fields["checkpoints"] or fields["style_images"]):
+    if not (fields["styles"] or fields["checkpoints"] or fields["style_images"] or fields["photo_style"]):
         fields["styles"] = [DEMO["style"]]
     return StylizeOptions.create(**fields)
 
