@@ -48,8 +48,9 @@ def main() -> int:
     parser.add_argument("--methods", nargs="+", default=["sliced", "network"])
     parser.add_argument("--masks", choices=["no", "yes", "both"], default="both")
     parser.add_argument("--radius", type=int, default=8)
-    parser.add_argument("--eps", type=float, default=1e-3)
+    parser.add_argument("--eps", type=float, default=1e-2)
     parser.add_argument("--work-size", type=int, default=512)
+    parser.add_argument("--luminance", type=float, default=0.7)
     parser.add_argument("--out", type=Path, default=Path("outputs/photo_judge"))
     args = parser.parse_args()
     judge = load_judge(args.judge)
@@ -74,7 +75,13 @@ def main() -> int:
         )
         for method in args.methods:
             look = PhotoLook.from_file(
-                reference_path, method=method, radius=args.radius, eps=args.eps, work_size=args.work_size, model=model
+                reference_path,
+                method=method,
+                radius=args.radius,
+                eps=args.eps,
+                work_size=args.work_size,
+                model=model,
+                luminance=args.luminance,
             )
             for masked in mask_modes:
                 name = f"{method}{'-masks' if masked else ''}"

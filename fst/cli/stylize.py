@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=style.photo_method,
         help="with --photo-style: the low-resolution target (docs/photo-style.md)",
     )
+    p.add_argument(
+        "--photo-luminance",
+        type=float,
+        default=style.photo_luminance,
+        metavar="SHARE",
+        help="with --photo-style: share (0..1) of the reference's lightness taken; colour is taken whole",
+    )
     p.add_argument("--list-styles", action="store_true", help="print the shipped styles and their files, then exit")
     p.add_argument(
         "-o", "--out", dest="out_dir", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)"

@@ -23,6 +23,8 @@ def load_look(choice: StyleChoice) -> tuple[PhotoLook, str, MaskPairs | None]:
         from fst.stylize.arbitrary import DEFAULT_MODEL
 
         model = load_adain(Path(choice.checkpoints[0]) if choice.checkpoints else DEFAULT_MODEL)[0]
-    look = PhotoLook.from_file(Path(choice.photo_style), method=choice.photo_method, model=model)
+    look = PhotoLook.from_file(
+        Path(choice.photo_style), method=choice.photo_method, model=model, luminance=choice.photo_luminance
+    )
     masks = MaskPairs(*choice.masks) if choice.masks else None
     return look, Path(choice.photo_style).stem, masks

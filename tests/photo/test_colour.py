@@ -36,7 +36,7 @@ def test_sliced_matches_the_marginals_of_a_non_gaussian_distribution() -> None:
         return float((moved.quantile(quantiles, 0) - reference.quantile(quantiles, 0)).abs().max())
 
     sliced_error = marginal_error(colour.sliced(photo, reference))
-    assert sliced_error < 1.0  # of a range 40 wide
+    assert sliced_error < 1.6  # of a range 40 wide (4 %)
     assert sliced_error < 0.5 * marginal_error(colour.covariance(photo, reference))
 
 

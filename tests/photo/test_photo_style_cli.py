@@ -50,7 +50,8 @@ def two_regions(tmp_path: Path) -> dict[str, Path]:
 def test_masks_give_each_region_its_own_regions_colour(tmp_path: Path, two_regions: dict[str, Path]) -> None:
     paths, out = two_regions, tmp_path / "out"
     masks = ["--masks", paths["photo_mask"], paths["reference_mask"]]
-    assert run(paths["photo"], "-o", out, "--photo-style", paths["reference"], *masks) == 0
+    # All of the reference's lightness, so each region's colour is the reference region's exactly.
+    assert run(paths["photo"], "-o", out, "--photo-style", paths["reference"], *masks, "--photo-luminance", "1") == 0
     result = pixels(out / "photo.png")
     assert result.shape == (48, 64, 3)
     left, right = result[:, 4:28].mean((0, 1)), result[:, 36:60].mean((0, 1))
@@ -58,6 +59,11 @@ def test_masks_give_each_region_its_own_regions_colour(tmp_path: Path, two_regio
     # Structure kept: the photo's texture is still there (not a flat fill of the region colour).
     photo_grey = pixels(paths["photo"]).mean(2)[:, 4:28]
     assert np.corrcoef(photo_grey.flatten(), result[:, 4:28].mean(2).flatten())[0, 1] > 0.8
+    # The default keeps 30 % of the photo's lightness: the hues stay the regions' own.
+    assert run(paths["photo"], "-o", tmp_path / "default", "--photo-style", paths["reference"], *masks) == 0
+    default = pixels(tmp_path / "default" / "photo.png")
+    left, right = default[:, 4:28].mean((0, 1)), default[:, 36:60].mean((0, 1))
+    assert left[0] > left[2] + 80 and right[2] > right[0] + 80, (left, right)
     # Without masks both halves take the same mix of red and blue.
     assert run(paths["photo"], "-o", tmp_path / "whole", "--photo-style", paths["reference"]) == 0
     whole = pixels(tmp_path / "whole" / "photo.png")
@@ -71,6 +77,7 @@ def test_masks_give_each_region_its_own_regions_colour(tmp_path: Path, two_regio
         (["--photo-style", "MISSING"], "missing.jpg"),
         (["--photo-style", "REF", "--style", "udnie"], "--photo-style (a photo's look) excludes --style"),
         (["--masks", "MASK", "MASK"], "--masks needs --photo-style"),
+        (["--photo-style", "REF", "--photo-luminance", "1.5"], "--photo-luminance must be in [0, 1]"),
         (["--photo-style", "REF", "--masks", "MASK", "MISSING"], "missing.jpg: no such reference mask"),
         (["--photo-style", "REF", "--masks", "MASK", "MASK"], "one content mask for 3 photos"),
     ],
@@ -166,6 +173,6 @@ def test_the_one_file_call_for_the_web_service(tmp_path: Path, two_regions: dict
     assert np.abs(result[:, 4:28].mean((0, 1)) - RED).max() < 30
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
-    with pytest.raises(ImageReadError, match="bad.png"):
+    with pytest.raises(ImageReadError, match=r"bad\.png"):
         photo_look_file(two_regions["photo"], bad, tmp_path / "out" / "other.jpg")
     assert not (tmp_path / "out" / "other.jpg").exists()
