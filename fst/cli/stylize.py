@@ -192,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Imported here, not at the top: the pipeline pulls in torch (about 1.5 s), which `--help`
     # and a mistyped flag should not wait for.
+    if options is not None and options.style.photo_style is not None:
+        from fst.photo.job import run as run_photo_look
+
+        return run_photo_look(options)
     from fst.stylize.pipeline import list_styles, run
 
     return list_styles() if options is None else run(options)

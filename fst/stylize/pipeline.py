@@ -70,8 +70,9 @@ def run(options: StylizeOptions) -> int:
     """Stylize every input with every style; returns the exit status (1 if any file failed, 2 if
     the job cannot start: a bad style, checkpoint or input spec, reported in one line)."""
     device, rank, world_size = place_worker(options.performance.device)
-    if options.style.photo_style is not None:
-        return run_photo_look(options, rank, world_size)
+    if options.style.photo_style is not None:  # fst.photo builds on this package, not the reverse
+        print("error: a photo-style run goes through fst.photo.job.run", file=sys.stderr)
+        return 2
     try:
         styles = load_styles(options.style)
         todo, skipped = plan(options, [name for name, _ in styles], rank, world_size)
@@ -94,29 +95,6 @@ def run(options: StylizeOptions) -> int:
         summary, modes = batch_run.summary, batch_run.modes
     summary.skipped = skipped
     report(options, summary, modes, time.perf_counter() - start, rank, world_size)
-    return 1 if summary.failed else 0
-
-
-def run_photo_look(options: StylizeOptions, rank: int, world_size: int) -> int:
-    """`--photo-style`: the reference's look on every input (`fst.photo`), planned, skipped and
-    reported as the style nets' jobs are; the exit status as `run`'s."""
-    from fst.optimize.masks import MaskError
-    from fst.photo import batch as photo_batch
-    from fst.photo.load import load_look
-
-    choice = options.style
-    try:
-        look, name, masks = load_look(choice)
-        todo, skipped = plan(options, [name], rank, world_size)
-        if masks is not None:
-            masks.check(len(todo) + skipped)
-    except (CheckpointError, ValueError, ImageReadError, FileNotFoundError, MaskError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
-    summary = photo_batch.stylize(look, todo, options.output, masks)
-    summary.skipped = skipped
-    report(options, summary, {f"photo look ({choice.photo_method})"}, time.perf_counter() - start, rank, world_size)
     return 1 if summary.failed else 0
 
 
