@@ -176,3 +176,17 @@ def test_the_one_file_call_for_the_web_service(tmp_path: Path, two_regions: dict
     with pytest.raises(ImageReadError, match=r"bad\.png"):
         photo_look_file(two_regions["photo"], bad, tmp_path / "out" / "other.jpg")
     assert not (tmp_path / "out" / "other.jpg").exists()
+
+
+def test_the_style_net_pipeline_sends_photo_style_runs_to_fst_photo(
+    tmp_path: Path, two_regions: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from fst.stylize.options import StylizeOptions
+    from fst.stylize.pipeline import run as run_pipeline
+
+    options = StylizeOptions.create(str(two_regions["photo"]), tmp_path / "out", photo_style=two_regions["reference"])
+    assert run_pipeline(options) == 2
+    assert "fst.photo.job.run" in capsys.readouterr().err
+    from fst.photo.job import run as run_photo_look
+
+    assert run_photo_look(options) == 0 and (tmp_path / "out" / "photo.png").is_file()
