@@ -94,6 +94,23 @@ def test_photo_style_grid(tmp_path: Path, assets: Path) -> None:
     assert output.is_file() and (tmp_path / "grid" / "in1_pr0.png").is_file()
 
 
+def test_judge_photo_style_and_its_sheet(tmp_path: Path, assets: Path) -> None:
+    judge = assets.parent / "tools" / "photo_judge.py"
+    if not judge.is_file():
+        pytest.skip(f"the photo judge is absent ({judge})")
+    common = ["--assets", str(assets / "photo_style"), "--pairs", "1"]
+    result = run_script("scripts/judge_photo_style.py", *common, "--methods", "sliced", "--judge", str(judge),
+                        "--out", str(tmp_path / "judged"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "| sliced | 1 |" in result.stdout and "| sliced-masks | 1 |" in result.stdout
+    assert (tmp_path / "judged" / "sliced-masks" / "in1.png").is_file()
+    sheet = tmp_path / "sheet.jpg"
+    result = run_script("scripts/photo_style_sheet.py", *common, "--cell", "64", "--out", str(sheet))
+    assert result.returncode == 0, result.stderr
+    with Image.open(sheet) as image:
+        assert image.width >= 5 * 64 and image.height >= 64  # photo, reference, Reinhard, fst, fst + masks
+
+
 def test_stylize_tiled_psnr(tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     random_photo(96, 64).save(photo)

@@ -72,6 +72,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --style-image: share (0..1) of the whitening-colouring target mixed into AdaIN's; it also "
         "matches the style's channel correlations: more style, more content change (0: plain AdaIN)",
     )
+    p.add_argument(
+        "--photo-style",
+        type=Path,
+        metavar="REF",
+        help="a reference photo: the inputs take its colours and light and stay photographs",
+    )
+    p.add_argument(
+        "--masks",
+        nargs=2,
+        type=Path,
+        default=[],
+        metavar=("CONTENT_SEG", "REF_SEG"),
+        help="with --photo-style: colour-coded region masks (Luan et al.'s): each region takes the colours of "
+        "the reference's region of the same colour; CONTENT_SEG is a file (one photo) or a folder of masks "
+        "named as the photos (same stem)",
+    )
+    p.add_argument(
+        "--photo-method",
+        choices=["sliced", "covariance", "reinhard", "network"],
+        default=style.photo_method,
+        help="with --photo-style: the low-resolution target (docs/photo-style.md)",
+    )
+    p.add_argument(
+        "--photo-luminance",
+        type=float,
+        default=style.photo_luminance,
+        metavar="SHARE",
+        help="with --photo-style: share (0..1) of the reference's lightness taken; colour is taken whole",
+    )
     p.add_argument("--list-styles", action="store_true", help="print the shipped styles and their files, then exit")
     p.add_argument(
         "-o", "--out", dest="out_dir", type=Path, default=Path(DEMO["out"]), help="output folder (mirrors inputs)"
@@ -151,7 +180,7 @@ def parse_args(argv: list[str] | None = None) -> StylizeOptions | None:
     fields = vars(build_parser().parse_args(argv))
     if fields.pop("list_styles"):
         return None
-    if not (fields["styles"] or fields["checkpoints"] or fields["style_images"]):
+    if not (fields["styles"] or fields["checkpoints"] or fields["style_images"] or fields["photo_style"]):
         fields["styles"] = [DEMO["style"]]
     return StylizeOptions.create(**fields)
 
@@ -165,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     ray_start = start_for(options)  # --engine ray: Ray comes up in a thread while torch loads
     # Imported here, not at the top: the pipeline pulls in torch (about 1.5 s), which `--help`
     # and a mistyped flag should not wait for.
+    if options is not None and options.style.photo_style is not None:
+        from fst.photo.job import run as run_photo_look
+
+        return run_photo_look(options)
     from fst.stylize.pipeline import list_styles, run
 
     return list_styles() if options is None else run(options, ray_start)

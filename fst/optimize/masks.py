@@ -58,7 +58,11 @@ def dominant_colors(
     Colours covering at least `min_fraction` of the pixels are visited from most to least frequent;
     one within `merge_distance` (RGB Euclidean) of an accepted colour is the same region.
     """
-    colors, counts = np.unique(pixels.reshape(-1, 3), axis=0, return_counts=True)
+    # One int per colour (r, g, b packed in 24 bits, ordered as the rows): np.unique over rows
+    # sorted 3-column records, 20x slower on a 700 px mask.
+    packed = pixels.reshape(-1, 3).astype(np.int32) @ np.array([1 << 16, 1 << 8, 1], dtype=np.int32)
+    codes, counts = np.unique(packed, return_counts=True)
+    colors = np.stack([codes >> 16, (codes >> 8) & 255, codes & 255], 1)
     order = np.argsort(-counts)
     centres: list[np.ndarray] = []
     for color, count in zip(colors[order].astype(np.float64), counts[order], strict=True):

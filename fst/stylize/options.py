@@ -14,6 +14,7 @@ from typing import Any, Literal
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
 Engine = Literal["local", "ray"]
+PhotoMethod = Literal["sliced", "covariance", "reinhard", "network"]
 
 
 class OptionError(ValueError):
@@ -52,10 +53,24 @@ class StyleChoice:
     style_size: int = 512  # long side the style images are encoded at
     alpha: float = 1.0  # content-style trade-off in feature space, 0..1
     wct: float = 0.7  # share of the whitening-colouring (WCT) target mixed into AdaIN's, 0..1 (0: AdaIN)
+    # A reference photo's look (`fst.photo`): photographic, its colours region by region with `masks`.
+    photo_style: Path | None = None
+    masks: list[Path] = field(default_factory=list)  # [content mask file or folder, reference mask]
+    photo_method: PhotoMethod = "sliced"  # how its low-resolution target is made (`fst.photo.transfer`)
+    # Share of the reference's lightness taken, 0..1 (colour is taken whole): on Luan's 60 pairs 0.7
+    # keeps the photo's structure (SSIM >= 0.75) where 1.0 does not (docs/photo-style.md).
+    photo_luminance: float = 0.7
 
     def __post_init__(self) -> None:
         check_share("alpha", self.alpha)
         check_share("wct", self.wct)
+        check_share("photo_luminance", self.photo_luminance)
+        if self.photo_style is not None and (self.styles or self.style_images):
+            raise OptionError("{} (a photo's look) excludes {} and {}", "photo_style", "styles", "style_images")
+        if self.masks and self.photo_style is None:
+            raise OptionError("{} needs {}", "masks", "photo_style")
+        if self.masks and len(self.masks) != 2:
+            raise OptionError(f"{{}} takes 2 paths (content, reference), got {len(self.masks)}", "masks")
         if self.style_images and self.styles:
             raise OptionError(
                 "{} (a trained style net) and {} (any image) exclude each other", "styles", "style_images"

@@ -84,6 +84,9 @@ def run(options: StylizeOptions, ray_start: RayStart | None = None) -> int:
 
 def _run(options: StylizeOptions, ray_start: RayStart | None) -> int:
     device, rank, world_size = place_worker(options.performance.device)
+    if options.style.photo_style is not None:  # fst.photo builds on this package, not the reverse
+        print("error: a photo-style run goes through fst.photo.job.run", file=sys.stderr)
+        return 2
     try:
         styles = load_styles(options.style)
         todo, skipped = plan(options, [name for name, _ in styles], rank, world_size)

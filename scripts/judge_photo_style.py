@@ -1,0 +1,129 @@
+"""Judge `--photo-style` on the pairs of `shared/assets/photo_style`, one reference per pair.
+
+`photo_judge.py` takes one reference per folder; Luan's pairs each have their own, so this runs its
+measures pair by pair (importing the judge from its path, never copying it) and prints the medians
+of colour_ratio, ssim and grain per method, with and without masks, beside the judge's Reinhard.
+
+usage: python scripts/judge_photo_style.py [--pairs 1-60] [--methods sliced network] [--masks both]
+           [--out outputs/photo_judge] [--judge ../shared/tools/photo_judge.py]
+Outputs are kept (OUT/<method>[-masks]/in<N>.png) for contact sheets; per-pair rows go to a CSV there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from fst.io.images import read_image, save_image_atomic
+from fst.photo.transfer import PhotoLook
+
+ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "photo_style"
+
+
+def load_judge(path: Path):
+    spec = importlib.util.spec_from_file_location("photo_judge", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pair_numbers(spec: str) -> list[int]:
+    numbers: list[int] = []
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        numbers += list(range(int(low), int(high or low) + 1))
+    return numbers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--assets", type=Path, default=ASSETS)
+    parser.add_argument("--judge", type=Path, default=ASSETS.parents[1] / "tools" / "photo_judge.py")
+    parser.add_argument("--pairs", default="1-60")
+    parser.add_argument("--methods", nargs="+", default=["sliced", "network"])
+    parser.add_argument("--masks", choices=["no", "yes", "both"], default="both")
+    parser.add_argument("--radius", type=int, default=8)
+    parser.add_argument("--eps", type=float, default=1e-2)
+    parser.add_argument("--work-size", type=int, default=512)
+    parser.add_argument("--luminance", type=float, default=0.7)
+    parser.add_argument("--out", type=Path, default=Path("outputs/photo_judge"))
+    args = parser.parse_args()
+    judge = load_judge(args.judge)
+    model = None
+    if "network" in args.methods:
+        from fst.checkpoint import load_adain
+        from fst.stylize.arbitrary import DEFAULT_MODEL
+
+        model = load_adain(DEFAULT_MODEL)[0]
+    mask_modes = {"no": [False], "yes": [True], "both": [False, True]}[args.masks]
+    rows: dict[str, list[dict]] = {}
+    for number in pair_numbers(args.pairs):
+        photo_path = args.assets / "input" / f"in{number}.jpg"
+        reference_path = args.assets / "style" / f"tar{number}.jpg"
+        photo_image = read_image(photo_path).rgb
+        ref_lab = judge.to_lab(judge.load(reference_path))
+        photo = judge.load(photo_path)
+        size = (photo.shape[2], photo.shape[1])
+        base = judge.swd(judge.to_lab(photo), ref_lab)
+        rows.setdefault("reinhard (judge)", []).append(
+            judge.scores(judge.reinhard(judge.to_lab(photo), ref_lab), photo, ref_lab, base)
+        )
+        for method in args.methods:
+            look = PhotoLook.from_file(
+                reference_path,
+                method=method,
+                radius=args.radius,
+                eps=args.eps,
+                work_size=args.work_size,
+                model=model,
+                luminance=args.luminance,
+            )
+            for masked in mask_modes:
+                name = f"{method}{'-masks' if masked else ''}"
+                regions = None
+                start = time.perf_counter()
+                if masked:
+                    segmentation = args.assets / "segmentation"
+                    regions = look.region_masks(
+                        (photo_image.height, photo_image.width),
+                        segmentation / f"in{number}.png",
+                        segmentation / f"tar{number}.png",
+                    )
+                stylized = look(photo_image, regions)
+                seconds = time.perf_counter() - start
+                target = args.out / name / f"in{number}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                from fst.io.images import tensor_to_pil
+
+                save_image_atomic(tensor_to_pil(stylized.float() / 255), target, png_compression=1)
+                row = judge.scores(judge.load(target, size), photo, ref_lab, base)
+                rows.setdefault(name, []).append({**row, "pair": number, "seconds": seconds})
+        print(f"pair {number} done", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "pairs.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["method", "pair", "colour_ratio", "ssim", "grain"])
+        for name, measured in rows.items():
+            for i, row in enumerate(measured):
+                writer.writerow([name, row.get("pair", i), row["colour_ratio"], row["ssim"], row["grain"]])
+    print("| method | pairs | colour_ratio | ssim | grain | colour <= Reinhard's | s per pair |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    reinhard = rows["reinhard (judge)"]
+    for name, measured in rows.items():
+        medians = {k: statistics.median(r[k] for r in measured) for k in ("colour_ratio", "ssim", "grain")}
+        beats = sum(r["colour_ratio"] <= b["colour_ratio"] for r, b in zip(measured, reinhard, strict=True))
+        seconds = statistics.median(r["seconds"] for r in measured) if "seconds" in measured[0] else float("nan")
+        print(
+            f"| {name} | {len(measured)} | {medians['colour_ratio']:.3f} | {medians['ssim']:.3f} | "
+            f"{medians['grain']:.3f} | {beats}/{len(measured)} | {seconds:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
