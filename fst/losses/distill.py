@@ -71,6 +71,7 @@ class DistillationLoss(nn.Module):
         Returns:
             {"pixel", "features"} already multiplied by their weights, and "total".
         """
+        target = target.detach()  # the teacher's side is a constant, whatever graph it came from
         difference = output.float() - target.float()
         pixel = difference.abs().mean() if self.pixel_norm == "l1" else difference.square().mean()
         features = torch.zeros((), device=output.device)
