@@ -4,6 +4,9 @@
     python benchmarks/stylize_job.py PHOTOS_DIR          # any folder of yours
     python benchmarks/stylize_job.py --mixed             # 12 JPEGs of 5 sizes around 1024 px
     python benchmarks/stylize_job.py --style udnie       # another style of the shipped multi-style file
+    python benchmarks/stylize_job.py --precision fp32    # fst's rows forced to fp32: an AVX2-only CPU's path
+    python benchmarks/stylize_job.py --checkpoint fst/checkpoints/six_paintings_half.safetensors \
+        --plain-checkpoint fst/checkpoints/six_paintings.safetensors   # a cheaper net against the full-width loop
 
 Rows, each a fresh process timed from start to exit (start-up, decode, compile or load, net,
 encode), PNG output everywhere:
@@ -85,7 +88,7 @@ def psnr_db(a: Path, b: Path) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
-def load_seconds(checkpoint: Path, style: str, cache: Path) -> float:
+def load_seconds(checkpoint: Path, style: str, cache: Path, precision: str = "auto") -> float:
     """Seconds to load the cached package and put the style's weights in."""
     import torch
 
@@ -97,7 +100,7 @@ def load_seconds(checkpoint: Path, style: str, cache: Path) -> float:
     net, _ = load_stylizer(checkpoint, style={style: 1.0})
     device = torch.device("cpu")
     start = time.perf_counter()
-    package = compiled.load(net, resolve_precision("auto", device), device, build_if_missing=False)
+    package = compiled.load(net, resolve_precision(precision, device), device, build_if_missing=False)
     elapsed = time.perf_counter() - start
     return elapsed if package is not None else float("nan")
 
@@ -109,6 +112,13 @@ def main() -> None:
     parser.add_argument("--style", default="starry_night", help="a style --checkpoint and --plain-checkpoint hold")
     parser.add_argument(
         "--plain-checkpoint", type=Path, help="the plain loop's net (default: --checkpoint); e.g. full width vs half"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="stylize.py --precision for fst's rows (the plain loop is fp32 always); fp32 on a bf16 CPU "
+        "stands in for an AVX2-only one",
     )
     parser.add_argument("--count", type=int, default=16, help="photos to make when no folder is given")
     parser.add_argument("--size", type=int, default=1024, help="side of the square photos made")
@@ -137,7 +147,7 @@ def main() -> None:
         # An empty package cache of its own: the warm-up run is the first on this "machine".
         env = {**os.environ, "FST_CACHE_DIR": str(root / "cache")}
         stylize = [sys.executable, str(REPO / "stylize.py"), "-c", str(args.checkpoint), "--style", args.style]
-        stylize += ["--format", "png"]
+        stylize += ["--format", "png", "--precision", args.precision]
         stylize += ["--overwrite", "--no-progress"]
         plain_checkpoint = args.plain_checkpoint or args.checkpoint
         plain = [sys.executable, __file__, "--checkpoint", str(plain_checkpoint), "--style", args.style, "--plain-loop"]
@@ -151,7 +161,8 @@ def main() -> None:
             ("--compile on", [*stylize, str(photos), "--compile", "on", "-o"]),
         ]
         count = len(list(photos.glob("*.jpg")))
-        names = f"style {args.style}; checkpoint {args.checkpoint}, plain loop {plain_checkpoint}"
+        names = f"style {args.style}; checkpoint {args.checkpoint} (--precision {args.precision})"
+        names += f", plain loop {plain_checkpoint}"
         print(f"{count} photos in {photos}; {names}; {os.cpu_count()} CPUs", flush=True)
         print("| what | wall time | vs plain loop | peak RSS |\n| --- | --- | --- | --- |", flush=True)
         baseline = None
@@ -161,7 +172,7 @@ def main() -> None:
             baseline = baseline or seconds
             ratio = "" if index == 1 else f"{baseline / seconds:.2f}x"
             print(f"| {name} | {seconds:.1f} s | {ratio} | {rss:.2f} GiB |", flush=True)
-        load_ms = load_seconds(args.checkpoint, args.style, root / "cache") * 1e3
+        load_ms = load_seconds(args.checkpoint, args.style, root / "cache", args.precision) * 1e3
         print(f"loading the cached package with one style's weights: {load_ms:.0f} ms")
         if plain_checkpoint == args.checkpoint:  # the same net: precision is all that differs
             outputs = sorted((root / "out0").iterdir())

@@ -54,6 +54,16 @@ def grown_styles(base: str, new: Sequence[str]) -> list[str]:
     return [*styles_in(Path(base)), *new]
 
 
+def shipped_checkpoints() -> str:
+    """`${checkpoints:}`: the shipped styles' folder (`fst.resources.checkpoints_dir()`)."""
+    return str(resources.checkpoints_dir())
+
+
+def file_styles(path: str) -> list[str]:
+    """`${styles_in:PATH}`: the style names exported file `path` holds, in its net's order."""
+    return styles_in(Path(path))
+
+
 def assets() -> str:
     """`paths.assets`: `fst.resources.assets_dir()`, or the literal `$FST_ASSETS` when there is none,
     so that a missing file's error names the setting to make."""
@@ -74,6 +84,10 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("style_names", style_names)
     if not OmegaConf.has_resolver("grown_styles"):
         OmegaConf.register_new_resolver("grown_styles", grown_styles)
+    if not OmegaConf.has_resolver("styles_in"):
+        OmegaConf.register_new_resolver("styles_in", file_styles)
+    if not OmegaConf.has_resolver("checkpoints"):
+        OmegaConf.register_new_resolver("checkpoints", shipped_checkpoints)
 
 
 def compose_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:

@@ -16,12 +16,13 @@ from fst.resources import config_dir
 
 register_resolvers()
 CONF = config_dir()
-MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings", "six_paintings_bold"]
+MULTI_STYLE_EXPERIMENTS = ["add_style", "six_paintings", "six_paintings_bold", "six_paintings_distill"]
 ARBITRARY = "adain"  # arbitrary style transfer: its own experiment, model, loss (tested below)
 EXPERIMENTS = sorted(
     p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem not in [*MULTI_STYLE_EXPERIMENTS, ARBITRARY]
 )
-LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml") if not p.stem.startswith(ARBITRARY))  # style-net losses
+DISTILL = "distill"  # a student against its teacher: no style target (tested below)
+LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml") if not p.stem.startswith((ARBITRARY, DISTILL)))
 TRAINERS = sorted(p.stem for p in (CONF / "trainer").glob("*.yaml"))
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem != ARBITRARY)
 
@@ -184,3 +185,31 @@ def test_six_paintings_bold_trains_the_shipped_net_with_deep_layers_weighted_up(
     assert (cfg.data.image_size, cfg.data.resize_to) == (256, 256)  # not the CPU schedule's 128
     layers = cfg.loss.style_layers
     assert cfg.loss.relative and layers["relu4_1"] > layers["relu1_1"] and layers["relu5_1"] > layers["relu1_1"]
+
+
+@pytest.mark.parametrize("schedule", [None, "paper"])
+def test_six_paintings_distill_builds_a_half_width_student_of_the_shipped_file(
+    schedule: str | None, tmp_path: Path
+) -> None:
+    from fst.checkpoint import styles_in
+    from fst.resources import checkpoints_dir
+
+    chosen = [f"schedule={schedule}"] if schedule else []
+    cfg = compose_train(["experiment=six_paintings_distill", *chosen, "loss.vgg.weights=random"], tmp_path)
+    teacher = checkpoints_dir() / "six_paintings.safetensors"
+    assert cfg.module.teacher == str(teacher) and cfg.module.name == "six_paintings_half"
+    if schedule is None:  # distill_cpu: every style once per step, a CPU-sized run
+        assert (cfg.data.image_size, cfg.data.batch_size, cfg.trainer.max_steps) == (160, 6, 4000)
+    else:
+        assert (cfg.data.image_size, cfg.trainer.max_steps) == (256, 40_000)
+    net = instantiate(cfg.model, _convert_="all")
+    assert net.style_names == styles_in(teacher) and net.channels == [16, 32, 64]
+    module = instantiate(
+        cfg.module,
+        _convert_="all",
+        net=net,
+        loss=instantiate(cfg.loss, _convert_="all"),
+        optimizer=instantiate(cfg.optimizer, _convert_="all"),
+    )
+    target, stylized = module.outputs(torch.rand(2, 3, 32, 32), torch.tensor([0, 5]))
+    assert set(module.loss(stylized, target)) == {"pixel", "features", "total"}

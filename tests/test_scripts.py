@@ -68,6 +68,26 @@ def test_contact_sheet(tmp_path: Path) -> None:
         assert image.width >= 3 * 32 and image.height >= 2 * 32  # photo + 2 styles, 2 rows
 
 
+def test_contact_sheet_crop_shows_the_centre_at_one_to_one(tmp_path: Path) -> None:
+    photos, outputs = tmp_path / "photos", tmp_path / "outputs"
+    for folder in (photos, outputs / "teacher", outputs / "student"):
+        folder.mkdir(parents=True)
+    photo = random_photo(60, 44, seed=1)
+    photo.save(photos / "a.png")
+    photo.save(outputs / "teacher" / "a.png")
+    sheet = tmp_path / "sheet.png"
+    args = (str(photos), str(outputs), str(sheet), "--styles", "teacher", "student", "--crop", "20")
+    result = run_script("scripts/contact_sheet.py", *args)
+    assert result.returncode == 0, result.stderr
+    with Image.open(sheet) as image:
+        grid = image.convert("RGB")
+    left, top = 110, 22  # fst.io.contact_sheet.label_grid's margins
+    expected = photo.crop((20, 12, 40, 32))  # the centre 20 x 20 of the 60 x 44 photo, unscaled
+    assert list(grid.crop((left, top, left + 20, top + 20)).getdata()) == list(expected.getdata())
+    assert list(grid.crop((left + 20, top, left + 40, top + 20)).getdata()) == list(expected.getdata())
+    assert set(grid.crop((left + 40, top, left + 60, top + 20)).getdata()) == {(255, 255, 255)}  # no student
+
+
 def test_tb_summary(tmp_path: Path) -> None:
     import torch
     from torch.utils.tensorboard import SummaryWriter

@@ -33,11 +33,12 @@ class ExportInferenceFile(L.Callback):
             module.net,
             path,
             {
-                **module.style_metadata(),
                 "loss": module.loss.config(),
                 "steps": trainer.global_step,
                 "image_size": self.image_size,
                 "precision": str(trainer.precision),
+                # Last: a distilled net's styles are its teacher's, so is the loss that defines them.
+                **module.style_metadata(),
             },
             dtype=self.dtype,
         )

@@ -43,3 +43,28 @@ def test_exported_files_take_other_sizes_through_the_nets_pad(tmp_path: Path, ti
     with torch.no_grad():
         cropped = loaded(tiny_net.pad(image))[..., :37, :53]
         torch.testing.assert_close(cropped, tiny_net(image), atol=1e-5, rtol=0)
+
+
+def shipped_style_files() -> list[Path]:
+    from fst.resources import checkpoints_dir
+
+    return sorted(p for p in checkpoints_dir().glob("*.safetensors") if p.name != "adain.safetensors")
+
+
+@pytest.mark.parametrize("checkpoint", shipped_style_files(), ids=lambda path: path.stem)
+def test_every_shipped_style_file_exports_to_onnx_and_pt2(tmp_path: Path, checkpoint: Path) -> None:
+    # A cheaper shipped net (issue 22's half width) must serve the exports unchanged, like the full one.
+    ort = pytest.importorskip("onnxruntime")
+    from fst.checkpoint import styles_in
+    from fst.stylize.loading import load_stylizer
+
+    net, _ = load_stylizer(checkpoint, style={styles_in(checkpoint)[-1]: 1.0})
+    image = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        expected = net(image)
+    session = ort.InferenceSession(str(export_onnx(net, tmp_path / "net.onnx")), providers=["CPUExecutionProvider"])
+    (onnx_out,) = session.run(None, {"image": image.numpy()})
+    np.testing.assert_allclose(onnx_out, expected.numpy(), atol=1e-3, rtol=0)
+    loaded = torch.export.load(str(export_program(net, tmp_path / "net.pt2"))).module()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(image), expected, atol=1e-4, rtol=0)

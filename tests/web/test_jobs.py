@@ -6,6 +6,7 @@ import io
 import re
 import shutil
 
+import pytest
 from PIL import Image
 
 from fst import resources
@@ -202,3 +203,20 @@ def test_delete_uses_the_jobs_state_now_not_when_the_request_began(settings) -> 
             delete_job(session, connections.settings, stale)
         assert client.get("/api/auth/me").json()["credits"] == 2  # a finished job is not refunded
         assert not result.exists()  # and its result is removed with it
+
+
+def test_a_deployment_serving_the_half_width_file_runs_its_styles(settings, tmp_path) -> None:
+    # issue 22: the distilled half-width net is served unchanged by the worker, --strength too.
+    half = resources.checkpoints_dir() / "six_paintings_half.safetensors"
+    if not half.is_file():
+        pytest.skip(f"{half.name} not shipped")
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    shutil.copy(half, checkpoints)
+    with make_client(settings.replace(checkpoints_dir=checkpoints)) as client:
+        register(client)
+        names = [s["name"] for s in client.get("/api/styles").json()["styles"]]
+        assert "starry_night" in names and "udnie" in names
+        jobs = [submit(client, style="starry_night").json(), submit(client, style="udnie", strength="0.5").json()]
+        finished = [wait_job(client, job["id"]) for job in jobs]
+        assert [job["status"] for job in finished] == ["done", "done"], finished
