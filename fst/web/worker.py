@@ -45,17 +45,18 @@ def estimated_finish(started: float, now: float, fraction: float) -> float | Non
 
 
 class JobProgress:
-    """The engine's progress to the job's row, with the expected finish time: at most every
-    `PROGRESS_WRITE_S` (the engine reports every stage or tile), and always the end."""
+    """The engine's progress to the job's row, with the expected finish time, at most every
+    `PROGRESS_WRITE_S` (the engine reports every stage or tile). A job shorter than that writes
+    nothing: `job_states.finish` writes its end, so small jobs cost the database no more than before."""
 
     def __init__(self, factory: sessionmaker[Session], held: job_states.Claim, lease_s: float) -> None:
         self.factory, self.held, self.lease_s = factory, held, lease_s
         self.started = time.time()
-        self.written = 0.0
+        self.written = self.started
 
     def __call__(self, fraction: float) -> None:
         now = time.time()
-        if now - self.written < PROGRESS_WRITE_S and fraction < 1.0:
+        if now - self.written < PROGRESS_WRITE_S or fraction >= 1.0:
             return
         self.written = now
         eta_at = estimated_finish(self.started, now, fraction)
