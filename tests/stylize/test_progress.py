@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from fst.models.transformer import TransformerNet
+from fst.stylize.arbitrary import stylize_tiled
 from fst.stylize.engine import StyleEngine, TrainedStyle
 from fst.stylize.options import Performance, TilingOptions
 from fst.stylize.progress import TICK_CAP, Pace, Progress, stage_costs, ticking
 from fst.stylize.stylizer import Stylizer
+from tests.conftest import tiny_adain
 
 from .helpers import noise_image
 
@@ -98,3 +100,15 @@ def test_an_opaque_call_ticks_by_the_last_ones_pace() -> None:
     with ticking(Progress(reported.append), None):  # no pace yet: nothing reported
         time.sleep(0.25)
     assert len(reported) == before
+
+
+def test_tiled_adain_reports_the_statistics_pass_and_every_tile() -> None:
+    model = tiny_adain(seed=2)
+    image = torch.rand(3, 200, 264)
+    style = model.style_stats(torch.rand(1, 3, 64, 48))
+    reported: list[float] = []
+    plain = stylize_tiled(model, style, image, tile_size=128, overlap=32)
+    tracked = stylize_tiled(model, style, image, tile_size=128, overlap=32, progress=Progress(reported.append))
+    tiles = 2 * 3  # 200 x 264 in 128-px tiles with 32 px of overlap
+    assert reported == sorted(set(reported)) and reported[-1] == 1.0 and len(reported) == 2 * tiles
+    assert torch.equal(plain, tracked)
