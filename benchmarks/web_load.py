@@ -51,6 +51,9 @@ PASSWORD = "load test password"
 DEADLINE_S = 900.0  # a run that has not ended by then is stuck: fail with a message, never hang
 
 
+WORKER_READY = "Huey consumer started"  # huey.consumer's log line once it takes tasks
+
+
 class Stuck(RuntimeError):
     """The load run stopped making progress."""
 
@@ -120,6 +123,15 @@ class Service:
     def start_worker(self) -> None:
         command = [sys.executable, str(REPO / "serve.py"), "worker"]
         self.worker = subprocess.Popen(command, env=self.env, stdout=self.log, stderr=self.log)
+
+    def wait_for_worker(self, log_path: Path, timeout_s: float = 300.0) -> None:
+        """Until the worker consumes the queue: its start (torch, the style previews of a fresh data
+        dir) is not the service's job rate, so the clock starts after it."""
+        deadline = time.time() + timeout_s
+        while WORKER_READY not in log_path.read_text(errors="replace"):
+            if self.worker.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the worker did not start; see service.log")
+            time.sleep(0.2)
 
     def kill(self, which: str) -> None:
         process = getattr(self, which)
@@ -288,6 +300,9 @@ def check_database(url: str, users: int, jobs: int) -> dict[str, float | None]:
         "worker_busy_s": round(sum(r.finished_at - r.started_at for r in ran), 2),
         # The service's own job rate: from the first submit to the last job finished (the clients'
         # sign-ups before and their 1-s polling after are not the service's work).
+        "first_job_waited_s": round(min(r.started_at for r in ran) - min(r.created_at for r in rows), 2)
+        if ran
+        else None,
         "service_s": round(max(r.finished_at for r in ran) - min(r.created_at for r in rows), 2) if ran else None,
         # Seconds the worker held no job between its first claim and its last finish: queue
         # latency and per-job overhead outside the claim.
@@ -326,8 +341,12 @@ def main() -> int:
     # neighbours' load changes it, so both are reported.
     alone_before = worker_images_per_second(photo, args.style, root, 20)
     try:
+        # The inbox, whole, before any reader: a Maildir half made by another thread (mail/ without
+        # cur/ yet) failed a reader with FileNotFoundError.
+        mailbox.Maildir(data_dir / "mail", create=True)
         service.start_web()
         service.start_worker()
+        service.wait_for_worker(root / "service.log")
         total = args.users * args.jobs
         pool = ThreadPoolExecutor(total + args.users)
         start = time.perf_counter()
