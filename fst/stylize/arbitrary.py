@@ -28,6 +28,7 @@ from fst.models.wct import (
     style_colouring,
 )
 from fst.stylize.options import StyleChoice, check_share
+from fst.stylize.progress import Progress
 from fst.stylize.stylizer import Stylizer
 from fst.stylize.tiling import CACHE_RAM_BYTES, Tiles, stylize_in_tiles
 
@@ -160,11 +161,19 @@ class ArbitraryStylizer(Stylizer):
         cap = self.COMPILED_MAX_PIXELS if compiled else self.EAGER_MAX_PIXELS
         return min(self.tiling.max_pixels, cap)
 
-    def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
+    def _run_tiles(self, image: torch.Tensor, tile_size: int, progress: Progress | None = None) -> torch.Tensor:
         net, (height, width) = self.net, image.shape[-2:]
         padded = net.pad(image[None])[0]  # as the untiled forward: to the stride, then the margin
         stylized = stylize_tiled(
-            net.model, net.style, padded, tile_size, self.tiling.overlap, net.alpha, border=net.border, wct=net.wct
+            net.model,
+            net.style,
+            padded,
+            tile_size,
+            self.tiling.overlap,
+            net.alpha,
+            border=net.border,
+            wct=net.wct,
+            progress=progress,
         )
         return stylized[:, :height, :width]
 
@@ -190,11 +199,15 @@ class PooledAdaINTiles:
     def pad(self, image: torch.Tensor) -> tuple[torch.Tensor, int]:
         return self.model.pad(image[None], self.border)[0], self.border  # as the untiled forward pads
 
-    def pool_statistics(self, tiles: Tiles) -> None:
+    def statistics_share(self, tiles: Tiles) -> float:
+        return 0.5  # encoding every tile, then decoding every tile: about as many multiply-adds
+
+    def pool_statistics(self, tiles: Tiles, progress: Progress | None = None) -> None:
         covariance = isinstance(self.style, StyleColouring)
         total = total_sq = None  # per channel; total_sq is the outer products' sum with a covariance
         count = 0
-        for chunk in tiles.chunks():
+        chunks = tiles.chunks()
+        for done, chunk in enumerate(chunks, 1):
             features = self.model.encode(tiles.crops(chunk))[ENCODER_LAYER]
             for i, tile_features, (top, bottom, left, right) in zip(
                 chunk, features, tiles.core_boxes(chunk), strict=True
@@ -206,6 +219,8 @@ class PooledAdaINTiles:
                 total_sq = squares if total_sq is None else total_sq + squares
                 count += core.shape[1]
                 tiles.cache.put(i, tile_features.cpu(), len(tiles))
+            if progress:
+                progress(done / len(chunks))
         if covariance:
             self.whole = covariance_from_sums(total[None], total_sq[None], count)
         else:
@@ -232,6 +247,7 @@ def stylize_tiled(
     cache_ram_bytes: int = CACHE_RAM_BYTES,
     border: int = 0,
     wct: float = 0.0,
+    progress: Progress | None = None,
 ) -> torch.Tensor:
     """The AdaIN model on one (3, H, W) image in tiles with whole-image statistics; (3, H, W) on the CPU.
 
@@ -239,4 +255,4 @@ def stylize_tiled(
     `fst.stylize.tiling.stylize_in_tiles` for the rest.
     """
     tiled = PooledAdaINTiles(model, style, alpha, wct, border)
-    return stylize_in_tiles(tiled, image, tile_size, overlap, cache_ram_bytes=cache_ram_bytes)
+    return stylize_in_tiles(tiled, image, tile_size, overlap, cache_ram_bytes=cache_ram_bytes, progress=progress)

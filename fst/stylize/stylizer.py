@@ -6,6 +6,7 @@ tiles (`tiling.py`) for images over the pixel budget or out of memory, and appli
 
 from __future__ import annotations
 
+import time
 from contextlib import AbstractContextManager
 
 import torch
@@ -16,6 +17,7 @@ from fst.resize import resize
 from fst.stylize import controls, tiling
 from fst.stylize.compiled import CompiledNet, autocast
 from fst.stylize.options import Controls, Performance, TilingOptions
+from fst.stylize.progress import Pace, Progress, stage_costs, ticking
 
 
 class Stylizer:
@@ -44,6 +46,7 @@ class Stylizer:
         self.net = net.to(device).to(memory_format=memory_format).eval()
         self.precision = resolve_precision((performance or Performance()).precision, device)
         self.compiled = compiled
+        self.pace = Pace()  # an engine that keeps this style hands in the one it keeps
 
     def whole_image_limit(self, compiled: bool) -> int:
         """Pixels up to which an image runs whole (larger ones in tiles), with or without the package."""
@@ -52,62 +55,96 @@ class Stylizer:
     def autocast(self) -> AbstractContextManager:
         return autocast(self.precision, self.device)
 
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """The net on a device batch: the compiled package when there is one, else the eager net."""
-        if self.compiled is None:
-            with torch.inference_mode(), self.autocast():
-                return self.net(self._memory_format(batch)).float()
-        # The package takes sizes padded to the net's stride (its pad and crop, outside the graph).
-        height, width = batch.shape[-2:]
-        with torch.inference_mode():
-            return self.compiled(self.net.pad(batch))[..., :height, :width].float()
+    def _forward(self, batch: torch.Tensor, progress: Progress | None = None) -> torch.Tensor:
+        """The net on a device batch: the compiled package when there is one, else the eager net.
+
+        With `progress`, the eager style net runs stage by stage and reports each; an opaque call
+        (a compiled package, the AdaIN model) is estimated by the time its last call took.
+        """
+        if progress is not None and self.compiled is None and isinstance(self.net, TransformerNet):
+            return self._forward_in_stages(batch, progress)
+        pixels = batch.shape[0] * batch.shape[-2] * batch.shape[-1]
+        start = time.perf_counter()
+        with ticking(progress, self.pace.expected_s(pixels)):
+            if self.compiled is None:
+                with torch.inference_mode(), self.autocast():
+                    out = self.net(self._memory_format(batch)).float()
+            else:
+                # The package takes sizes padded to the net's stride (its pad and crop, outside the graph).
+                height, width = batch.shape[-2:]
+                with torch.inference_mode():
+                    out = self.compiled(self.net.pad(batch))[..., :height, :width].float()
+        self.pace.record(time.perf_counter() - start, pixels)
+        return out
+
+    def _forward_in_stages(self, batch: torch.Tensor, progress: Progress) -> torch.Tensor:
+        """`TransformerNet.forward`, one stage at a time, each reported by its share of the work."""
+        net, (height, width) = self.net, batch.shape[-2:]
+        done = 0.0
+        with torch.inference_mode(), self.autocast():
+            y = net.pad(self._memory_format(batch))
+            for stage, cost in zip(net.stages, stage_costs(net), strict=True):
+                y = stage(y)
+                done += cost
+                progress(done)
+            return net.head(y[..., :height, :width]).float()
 
     def _memory_format(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
     @torch.inference_mode()  # results are modified in place below
-    def __call__(self, content: torch.Tensor) -> torch.Tensor:
+    def __call__(self, content: torch.Tensor, progress: Progress | None = None) -> torch.Tensor:
         """(N, 3, H, W) uint8 CPU content -> (N, 3, H, W) uint8 CPU stylized, same size.
 
         uint8 at both ends: a 6000x4000 image is 72 MB so, 288 MB as float; the float copy is
         made only where needed (the net's input, tile by tile when tiled, and the controls).
+        `progress` is told each stage of the net, or each batch of tiles, as it ends.
         """
+        net_progress = progress.span(0.0, 0.95) if progress else None  # the rest: resize and controls
         height, width = content.shape[-2:]
         size = controls.scaled_size(height, width, self.controls.content_scale)
         scaled = content if size == (height, width) else resize(to_float(content), size)
         if size[0] * size[1] > self.whole_image_limit(self.compiled is not None):
-            stylized = stack_images([self._tiled(image) for image in scaled])
+            stylized = self._tiled_batch(scaled, net_progress)
         else:
             try:
-                stylized = self._forward(to_float(scaled.to(self.device))).cpu()
+                stylized = self._forward(to_float(scaled.to(self.device)), net_progress).cpu()
             except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
                 if not _is_out_of_memory(error):
                     raise
                 _free_memory(self.device)
-                stylized = stack_images([self._tiled(image) for image in scaled])  # fall back to tiles
+                stylized = self._tiled_batch(scaled, net_progress)  # fall back to tiles
         del scaled
         stylized = resize(stylized, (height, width))
         dials = self.controls
         if dials.strength != 1.0 or dials.preserve_color:  # neutral controls: no float copy
             stylized = controls.apply_controls(to_float(content), stylized, dials.strength, dials.preserve_color)
         # In place, as `fst.io.images.tensor_to_pil` rounds: clamp, x255, round.
-        return stylized.clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
+        stylized = stylized.clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
+        if progress:
+            progress(1.0)
+        return stylized
 
-    def _tiled(self, image: torch.Tensor) -> torch.Tensor:
+    def _tiled_batch(self, images: torch.Tensor, progress: Progress | None) -> torch.Tensor:
+        count = len(images)
+        spans = [progress.span(i / count, (i + 1) / count) if progress else None for i in range(count)]
+        return stack_images([self._tiled(image, span) for image, span in zip(images, spans, strict=True)])
+
+    def _tiled(self, image: torch.Tensor, progress: Progress | None = None) -> torch.Tensor:
         tile_size = self.tiling.tile_size
         while True:
             try:
                 with self.autocast():
-                    return self._run_tiles(image, tile_size)
+                    return self._run_tiles(image, tile_size, progress)
             except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
                 if not _is_out_of_memory(error) or tile_size <= 128:
                     raise
                 _free_memory(self.device)
                 tile_size //= 2  # halve the tile until it fits
 
-    def _run_tiles(self, image: torch.Tensor, tile_size: int) -> torch.Tensor:
+    def _run_tiles(self, image: torch.Tensor, tile_size: int, progress: Progress | None = None) -> torch.Tensor:
         """One (3, H, W) image through the net in tiles with whole-image statistics."""
-        return tiling.stylize_tiled(self.net, image, tile_size, self.tiling.overlap)
+        return tiling.stylize_tiled(self.net, image, tile_size, self.tiling.overlap, progress=progress)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +31,7 @@ import torch
 
 from fst.models.norms import GlobalStatsNorm, StopForward
 from fst.models.transformer import TransformerNet
+from fst.stylize.progress import Progress, stage_costs
 
 STRIDE = TransformerNet.stride  # tile sizes, overlaps and core boxes are multiples of it
 CACHE_RAM_BYTES = 256 * 2**20  # larger per-tile activation caches go to temporary files
@@ -205,8 +206,13 @@ class TiledModel(Protocol):
         """(3, H, W) -> the padded image the untiled forward would see, and the margin before the image."""
         ...
 
-    def pool_statistics(self, tiles: Tiles) -> None:
-        """Fix the whole-image statistics every tile is normalised with (passes over `tiles`)."""
+    def statistics_share(self, tiles: Tiles) -> float:
+        """The statistics passes' share of all the work (they and the final pass), for progress."""
+        ...
+
+    def pool_statistics(self, tiles: Tiles, progress: Progress | None = None) -> None:
+        """Fix the whole-image statistics every tile is normalised with (passes over `tiles`),
+        reporting fractions of this work to `progress`."""
         ...
 
     def stylize_tiles(self, tiles: Tiles, chosen: list[int]) -> torch.Tensor:
@@ -221,6 +227,7 @@ def stylize_in_tiles(
     overlap: int = 128,
     batch_size: int = 1,
     cache_ram_bytes: int = CACHE_RAM_BYTES,
+    progress: Progress | None = None,
 ) -> torch.Tensor:
     """Stylize one (3, H, W) image (uint8 or float in [0, 1]) tile by tile; (3, H, W) float on the CPU.
 
@@ -230,6 +237,7 @@ def stylize_in_tiles(
         tile_size: tile side in pixels (rounded up to a multiple of the model's stride).
         overlap: pixels shared by neighbouring tiles; cover the model's receptive field.
         cache_ram_bytes: larger per-tile caches go to temporary files.
+        progress: told after every batch of tiles of every pass.
     """
     height, width = image.shape[-2:]
     # Pad once as the untiled forward does, so the tiled result converges to the untiled one.
@@ -237,11 +245,20 @@ def stylize_in_tiles(
     tiles = Tiles(padded, tile_size, overlap, model.stride, model.device, batch_size, cache_ram_bytes)
     try:
         with torch.no_grad():
-            model.pool_statistics(tiles)
-            stylized = tiles.blend((chunk, model.stylize_tiles(tiles, chunk)) for chunk in tiles.chunks())
+            share = model.statistics_share(tiles) if progress else 0.0
+            model.pool_statistics(tiles, progress.span(0.0, share) if progress else None)
+            stylized = tiles.blend(_final_pass(model, tiles, progress.span(share, 1.0) if progress else None))
     finally:
         tiles.cache.close()
     return stylized[:, margin : margin + height, margin : margin + width]
+
+
+def _final_pass(model: TiledModel, tiles: Tiles, progress: Progress | None) -> Iterator[tuple[list[int], torch.Tensor]]:
+    chunks = tiles.chunks()
+    for done, chunk in enumerate(chunks, 1):
+        yield chunk, model.stylize_tiles(tiles, chunk)
+        if progress:
+            progress(done / len(chunks))
 
 
 class GlobalStatsTiles:
@@ -260,12 +277,13 @@ class GlobalStatsTiles:
         self.device = next(net.parameters()).device
         self.stats_fraction = stats_fraction
         self.frontier = 0  # the stage whose input each tile has cached (0: the image itself)
+        self._costs: list[float] | None = None  # each stage's share of a forward (`stage_costs`)
 
     def pad(self, image: torch.Tensor) -> tuple[torch.Tensor, int]:
         # The tiles are then multiples of the stride and run the stages and head with nothing to crop.
         return self.plain.pad(image[None])[0], 0  # `image` itself where no padding is needed: no copy
 
-    def pool_statistics(self, tiles: Tiles) -> None:
+    def pool_statistics(self, tiles: Tiles, progress: Progress | None = None) -> None:
         """Whole-image statistics, one norm layer at a time, in execution order.
 
         Each tile's input to stage `frontier` is cached, so pass k runs only the stages since the
@@ -274,22 +292,58 @@ class GlobalStatsTiles:
         would take 32 values per pixel, several GiB for a 6000x4000 image.
         """
         stages = self.net.stages
-        cacheable = range(len(self.net.encoder), len(self.net.encoder) + len(self.net.residuals) + 1)
-        count = max(1, min(len(tiles), round(len(tiles) * self.stats_fraction)))
-        sample = sorted({round(i * (len(tiles) - 1) / max(1, count - 1)) for i in range(count)})
+        sample = self._sample(tiles)
+        planned = self._statistics_work(tiles)
+        done = 0.0
         for index, stage in enumerate(stages):
             for norm in _norms(stage):
                 norm.collect = norm.stop_after = True
                 for chunk in tiles.chunks(sample):
                     with contextlib.suppress(StopForward):
                         self._run_stages(tiles, chunk, index + 1)
+                    done += self._work(len(chunk), self.frontier, index + 1)
+                    if progress:
+                        progress(done / planned)
                 norm.fixed = norm.collected()
                 norm.collect = norm.stop_after = False
-            if index + 1 in cacheable:  # every norm up to here is fixed: advance the cache
+            if index + 1 in self._cacheable():  # every norm up to here is fixed: advance the cache
                 for chunk in tiles.chunks():
                     for i, out in zip(chunk, self._run_stages(tiles, chunk, index + 1).cpu(), strict=True):
                         tiles.cache.put(i, out, len(tiles))  # replaces this tile's previous entry
+                    done += self._work(len(chunk), self.frontier, index + 1)
+                    if progress:
+                        progress(done / planned)
                 self.frontier = index + 1
+
+    def statistics_share(self, tiles: Tiles) -> float:
+        statistics = self._statistics_work(tiles)
+        final = self._work(len(tiles), self._cacheable()[-1], len(self.net.stages))
+        return statistics / (statistics + final)
+
+    def _sample(self, tiles: Tiles) -> list[int]:
+        """The tiles the statistics are pooled over: `stats_fraction` of them, evenly spread."""
+        count = max(1, min(len(tiles), round(len(tiles) * self.stats_fraction)))
+        return sorted({round(i * (len(tiles) - 1) / max(1, count - 1)) for i in range(count)})
+
+    def _cacheable(self) -> range:
+        """Stages whose inputs are cached: those at 1/4 resolution (after the encoder)."""
+        return range(len(self.net.encoder), len(self.net.encoder) + len(self.net.residuals) + 1)
+
+    def _work(self, tiles: int, first: int, upto: int) -> float:
+        """Multiply-adds (as shares of one forward) of running stages [first, upto) on `tiles` tiles."""
+        if self._costs is None:
+            self._costs = stage_costs(self.plain)
+        return tiles * sum(self._costs[first:upto])
+
+    def _statistics_work(self, tiles: Tiles) -> float:
+        """What `pool_statistics` will run, by the same steps without running them."""
+        work, frontier, sampled = 0.0, 0, len(self._sample(tiles))
+        for index, stage in enumerate(self.net.stages):
+            work += len(_norms(stage)) * self._work(sampled, frontier, index + 1)
+            if index + 1 in self._cacheable():
+                work += self._work(len(tiles), frontier, index + 1)
+                frontier = index + 1
+        return max(work, 1e-9)
 
     def stylize_tiles(self, tiles: Tiles, chosen: list[int]) -> torch.Tensor:
         return self.net.head(self._run_stages(tiles, chosen, len(self.net.stages)))
@@ -315,13 +369,14 @@ def stylize_tiled(
     stats_fraction: float = 1.0,
     batch_size: int = 1,
     cache_ram_bytes: int = CACHE_RAM_BYTES,
+    progress: Progress | None = None,
 ) -> torch.Tensor:
     """A style net on one (3, H, W) image in tiles with whole-image statistics; (3, H, W) on the CPU.
 
     `overlap` should cover the net's receptive field (~50 px); see `stylize_in_tiles` for the rest.
     """
     model = GlobalStatsTiles(net, stats_fraction)
-    return stylize_in_tiles(model, image, tile_size, overlap, batch_size, cache_ram_bytes)
+    return stylize_in_tiles(model, image, tile_size, overlap, batch_size, cache_ram_bytes, progress)
 
 
 def _norms(module: torch.nn.Module) -> list[GlobalStatsNorm]:

@@ -88,6 +88,8 @@ class Job(Base):
     enqueued_at: Mapped[float] = mapped_column(Float, default=time.time)
     created_at: Mapped[float] = mapped_column(Float, default=time.time, index=True)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the latest claim
+    # While running: when the worker expects to finish, from its pace so far (None until it knows).
+    eta_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 

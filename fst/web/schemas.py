@@ -48,6 +48,7 @@ class JobOut(BaseModel):
     status: str  # queued, running, done or failed
     position: int  # place in the queue (1 = next); 0 once running or ended
     progress: float  # 0..1
+    eta_s: float | None = None  # while running: seconds left, as the worker estimates them (None: not yet known)
     style: str
     strength: float
     preserve_color: bool

@@ -29,7 +29,8 @@ def test_one_file_equals_the_batch_job_and_the_net_is_loaded_once(tmp_path: Path
     assert run(options) == 0
     one, batch = (np.asarray(Image.open(path)) for path in (tmp_path / "one.png", tmp_path / "batch" / "photo.png"))
     assert one.shape == (29, 37, 3) and np.array_equal(one, batch)
-    assert progress == [0.15, 0.3, 0.9, 0.97]  # a report per stage: read, style ready, stylized, written
+    # Read, style ready, each of the net's 8 stages, the controls, written: growing, ending at 1.
+    assert progress == sorted(set(progress)) and len(progress) >= 11 and progress[-1] == 1.0
     assert engine.trained_net(style) is engine.trained_net(TrainedStyle("tiny", tiny_checkpoint))
     assert not list(tmp_path.glob(".*.part"))  # written atomically: no temp file left
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from fst.web.models import EmailToken, Job, LoginSession, User
+from fst.web.routers.auth import SIGN_UP_SENT
 from fst.web.security import token_hash
 from tests.web.conftest import PASSWORD, mailed_token, mails, make_client, register, submit, wait_job
 
@@ -31,22 +32,34 @@ def login(client, email: str = "ada@example.com", password: str = PASSWORD) -> i
 # Verification ---------------------------------------------------------------------------------
 
 
-def test_sign_up_mails_a_link_and_the_free_credits_come_with_it(client) -> None:
-    account = register(client, verify=False)
-    assert account["verified"] is False and account["credits"] == 0  # no credits before confirming
-    assert submit(client).status_code == 402
+def unconfirmed_session(client) -> None:
+    """A signed-in account whose address is not confirmed: one from before sign-in by link."""
+    register(client)
+    with client.app.state.connections.factory() as session:
+        session.execute(update(User).values(email_verified_at=None, credits=0))
+        session.commit()
+
+
+def test_sign_up_mails_a_link_that_signs_in_with_the_free_credits(client) -> None:
+    assert register(client, verify=False) == {"detail": SIGN_UP_SENT}
+    assert client.get("/api/auth/me").status_code == 401  # no session before the link
+    assert login(client) == 401  # nor by the password: a new account signs in by its link first
     (welcome,) = mails(client, "ada@example.com")
     assert welcome["Subject"] == "Confirm your e-mail address" and "http://127.0.0.1:8000/verify?token=" in str(welcome)
     token = mailed_token(client, "ada@example.com", "verify")
     verified = client.post("/api/auth/verify", json={"token": token})
     assert verified.status_code == 200 and verified.json()["verified"] is True and verified.json()["credits"] == 3
+    assert client.get("/api/auth/me").json()["credits"] == 3  # signed in by the link
     # Single use: the credits come once.
     assert client.post("/api/auth/verify", json={"token": token}).status_code == 400
     assert client.get("/api/auth/me").json()["credits"] == 3
+    client.post("/api/auth/logout")
+    assert login(client) == 200  # confirmed: the password works from now on
 
 
 def test_verification_links_expire_and_only_the_newest_works(client) -> None:
-    register(client, verify=False)
+    unconfirmed_session(client)
+    assert client.post("/api/auth/verify/resend").status_code == 202
     first = mailed_token(client, "ada@example.com", "verify")
     assert client.post("/api/auth/verify/resend").status_code == 202
     second = mailed_token(client, "ada@example.com", "verify")
@@ -60,7 +73,7 @@ def test_verification_links_expire_and_only_the_newest_works(client) -> None:
 
 
 def test_resending_is_limited_and_refused_once_verified(client) -> None:
-    register(client, verify=False)
+    unconfirmed_session(client)
     for _ in range(5):  # FST_WEB_RESETS_PER_HOUR: 5
         assert client.post("/api/auth/verify/resend").status_code == 202
     assert client.post("/api/auth/verify/resend").status_code == 429
@@ -68,13 +81,42 @@ def test_resending_is_limited_and_refused_once_verified(client) -> None:
     assert client.post("/api/auth/verify/resend").status_code == 409
 
 
-def test_the_verify_page_confirms_the_address(client) -> None:
+def test_the_verify_page_confirms_the_address_and_signs_in(client) -> None:
     register(client, verify=False)
-    assert "Confirm your e-mail address" in client.get("/").text  # the banner for unverified accounts
     page = client.get("/verify", params={"token": mailed_token(client, "ada@example.com", "verify")})
     assert page.status_code == 200 and "is confirmed" in page.text and "3 credits" in page.text
+    assert client.get("/api/auth/me").json()["verified"] is True  # signed in by the link
     assert 'id="unverified"' not in client.get("/").text
     assert client.get("/verify", params={"token": "guessed"}).status_code == 400
+
+
+def test_an_unconfirmed_session_sees_the_banner(client) -> None:
+    unconfirmed_session(client)
+    assert "Confirm your e-mail address" in client.get("/").text
+
+
+def test_sign_up_notices_to_a_taken_address_are_limited(client) -> None:
+    """Signing up again and again with someone's address cannot flood their inbox, and the answer
+    stays the same past the limit (a 429 there would tell the address has an account)."""
+    register(client)
+    before = len(mails(client, "ada@example.com"))
+    answers = {
+        client.post("/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD}).status_code
+        for _ in range(7)
+    }
+    assert answers == {202}
+    assert len(mails(client, "ada@example.com")) - before == 5  # FST_WEB_RESETS_PER_HOUR: 5
+
+
+def test_the_notice_to_a_taken_address_resets_the_password_and_confirms_it(client) -> None:
+    """An unconfirmed account's owner (who lost the first link, or whose address someone else
+    signed up with) gets a reset link: it sets their own password and confirms the address."""
+    register(client, verify=False)
+    client.post("/api/auth/register", json={"email": "ada@example.com", "password": "someone else's password"})
+    token = mailed_token(client, "ada@example.com", "reset")
+    done = client.post("/api/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
+    assert done.status_code == 204
+    assert login(client, password=NEW_PASSWORD) == 200 and client.get("/api/auth/me").json()["verified"] is True
 
 
 # Password reset -------------------------------------------------------------------------------
@@ -213,7 +255,7 @@ def test_a_failing_smtp_server_does_not_fail_the_request(settings) -> None:
     with make_client(settings.replace(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none")) as client:
         assert client.post("/api/auth/password-reset", json={"email": "x@example.com"}).status_code == 202
         response = client.post("/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
-        assert response.status_code == 201  # logged; a new link can be asked for
+        assert response.status_code == 202  # logged; a reset link confirms the address too
 
 
 # Change password, delete account --------------------------------------------------------------

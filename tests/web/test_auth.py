@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from unittest.mock import patch
+
 from sqlalchemy import select
 
 from fst.web.models import User
-from tests.web.conftest import PASSWORD, make_client, register
+from fst.web.security import hash_password
+from tests.web.conftest import PASSWORD, mailed_token, mails, make_client, register
 
 
 def test_register_login_logout(client) -> None:
@@ -19,10 +23,48 @@ def test_register_login_logout(client) -> None:
     assert client.get("/api/auth/me").status_code == 200
 
 
-def test_register_rejects_duplicates_and_bad_input(client) -> None:
+def test_sign_up_does_not_tell_whether_an_address_has_an_account(client) -> None:
+    """A taken address answers exactly as a new one (status, body, headers: no session either way,
+    and Argon2 runs in both); its owner is e-mailed a notice with a reset link instead."""
     register(client)
-    again = client.post("/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
-    assert again.status_code == 409
+    client.post("/api/auth/logout")
+    answers = {}
+    for email in ("ada@example.com", "new@example.com"):
+        with patch("fst.web.services.auth.hash_password", wraps=hash_password) as hashed:
+            body = {"email": email, "password": "another good password"}
+            answers[email] = client.post("/api/auth/register", json=body)
+        assert hashed.call_count == 1, email
+    taken, new = answers["ada@example.com"], answers["new@example.com"]
+    assert (taken.status_code, taken.json()) == (new.status_code, new.json()) and taken.status_code == 202
+    assert "set-cookie" not in taken.headers and "set-cookie" not in new.headers
+    notice = mails(client, "ada@example.com")[-1]
+    assert notice["Subject"] == "Someone tried to sign up with your address"
+    assert "/reset?token=" in notice.get_payload(decode=True).decode()
+    assert mails(client, "new@example.com")[-1]["Subject"] == "Confirm your e-mail address"
+    # Signing up, then logging in with that password cannot tell either: a new account signs in
+    # first by its link, so both logins fail alike.
+    logins = [
+        client.post("/api/auth/login", json={"email": email, "password": "another good password"})
+        for email in ("ada@example.com", "new@example.com")
+    ]
+    assert [r.status_code for r in logins] == [401, 401] and logins[0].json() == logins[1].json()
+    # The owner's password still works, and the reset link sets a new one.
+    assert client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 200
+
+
+def test_sign_up_pages_are_the_same_for_a_taken_address(client) -> None:
+    register(client)
+    client.post("/api/auth/logout")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signup").text).group(1)
+    pages = [
+        client.post("/signup", data={"email": e, "password": "another good password", "csrf_token": token})
+        for e in ("ada@example.com", "x@example.com")
+    ]
+    assert [p.status_code for p in pages] == [200, 200] and "Check your inbox" in pages[0].text
+    assert pages[0].text.replace("ada@example.com", "E") == pages[1].text.replace("x@example.com", "E")
+
+
+def test_register_rejects_bad_input(client) -> None:
     assert client.post("/api/auth/register", json={"email": "not-an-email", "password": PASSWORD}).status_code == 400
     assert client.post("/api/auth/register", json={"email": "b@example.com", "password": "short"}).status_code == 400
 
@@ -34,8 +76,14 @@ def test_passwords_are_stored_as_argon2(client) -> None:
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
+def sign_in_by_link(client, email: str):
+    """Sign up and open the e-mailed link: the answer that sets the session cookie."""
+    client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+    return client.post("/api/auth/verify", json={"token": mailed_token(client, email, "verify")})
+
+
 def test_session_cookie_is_httponly_and_samesite(client) -> None:
-    response = client.post("/api/auth/register", json={"email": "c@example.com", "password": PASSWORD})
+    response = sign_in_by_link(client, "c@example.com")
     cookie = response.headers["set-cookie"]
     assert "fst_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert "Secure" not in cookie  # plain HTTP in tests; behind HTTPS see the next test
@@ -43,7 +91,7 @@ def test_session_cookie_is_httponly_and_samesite(client) -> None:
 
 def test_session_cookie_is_secure_behind_https(settings) -> None:
     with make_client(settings.replace(secure_cookies=True)) as client:
-        response = client.post("/api/auth/register", json={"email": "d@example.com", "password": PASSWORD})
+        response = sign_in_by_link(client, "d@example.com")
         assert "Secure" in response.headers["set-cookie"]
 
 
@@ -104,7 +152,7 @@ def test_session_cookie_is_secure_when_the_request_came_over_https(settings) -> 
     from fst.web.app import create_app
 
     with TestClient(create_app(settings), base_url="https://testserver") as client:
-        response = client.post("/api/auth/register", json={"email": "e@example.com", "password": PASSWORD})
+        response = sign_in_by_link(client, "e@example.com")
         assert "Secure" in response.headers["set-cookie"]
 
 

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from fst import resources
+from fst.stylize.engine import StyleEngine
 from fst.web.app import create_app
 from fst.web.settings import Settings
 
@@ -92,10 +93,10 @@ def sign_up_and_confirm(page, server: str, settings, email: str, password: str =
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_selector("form#upload")
-    assert page.locator("#unverified").is_visible()  # no free credits until the address is confirmed
+    assert email in page.inner_text("#signup-sent")  # no session until the e-mailed link is opened
+    assert page.locator("text=Log out").count() == 0
     page.goto(mailed_link(settings, email, "verify"))
-    assert "is confirmed" in page.inner_text("#verified")
+    assert "is confirmed" in page.inner_text("#verified") and page.locator("text=Log out").count() == 1
 
 
 def test_sign_up_upload_watch_and_download(server, settings, shots, tmp_path) -> None:
@@ -112,8 +113,7 @@ def test_sign_up_upload_watch_and_download(server, settings, shots, tmp_path) ->
             page.fill("input[name=password]", "a long enough password")
             snap(page, shots, "desktop-signup")
             page.click("button[type=submit]")
-            page.wait_for_selector("form#upload")
-            assert "0 credits" in page.inner_text("header")  # until the e-mailed link is opened
+            assert "Check your inbox" in page.inner_text("h1")  # signed in by the e-mailed link
             page.goto(mailed_link(settings, "browser@example.com", "verify"))
             page.goto(server + "/")
             assert "3 credits" in page.inner_text("header")
@@ -236,6 +236,70 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, settings, shots, tmp_path
             mobile.wait_for_url("**/gallery")
             assert mobile.locator(".tile").count() == 0
             assert [e for e in errors if "status of 404" not in e] == []
+        finally:
+            browser.close()
+
+
+TIME_LEFT = r"/\d+% · about \d+ s left/"  # what the job page and the gallery show while a job runs
+
+
+def slowed_engine(monkeypatch: pytest.MonkeyPatch, pause_s: float) -> None:
+    """Jobs run the real engine, which waits `pause_s` at each progress report it makes (so a
+    tiny photo runs for seconds, long enough to watch); style previews run at full speed."""
+    real = StyleEngine.stylize_file
+
+    def slowed(self, photo, target, style, controls=None, on_progress=None) -> None:
+        if on_progress is None:
+            return real(self, photo, target, style, controls)
+
+        def report(fraction: float) -> None:
+            time.sleep(pause_s)
+            on_progress(fraction)
+
+        return real(self, photo, target, style, controls, report)
+
+    monkeypatch.setattr(StyleEngine, "stylize_file", slowed)
+
+
+def test_progress_shows_the_time_left(server, settings, shots, tmp_path, monkeypatch) -> None:
+    """The job page and the gallery show "42% · about 6 s left" while the job runs, desktop and phone."""
+    slowed_engine(monkeypatch, 0.6)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            errors: list[str] = []
+            context = browser.new_context(viewport=DESKTOP)
+            page = context.new_page()
+            watch_console(page, errors)
+            sign_up_and_confirm(page, server, settings, "eta@example.com")
+            page.goto(server + "/")
+            page.set_input_files("input[name=photo]", str(photo(tmp_path)))
+            page.click("#upload button[type=submit]")
+            page.wait_for_url("**/jobs/*")
+            job_url = page.url
+            stage_text = "document.getElementById('stage').textContent"
+            page.wait_for_function(f"() => {TIME_LEFT}.test({stage_text})", timeout=30_000)
+            percent = float(page.inner_text("#stage").split("%")[0])
+            assert 0 < percent < 100 and 0 < page.evaluate("document.getElementById('progress').value") < 1
+            snap(page, shots, "desktop-job-eta")
+
+            phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state(), is_mobile=True)
+            mobile = phone.new_page()
+            watch_console(mobile, errors)
+            mobile.goto(job_url)
+            mobile.wait_for_function(f"() => {TIME_LEFT}.test({stage_text})")
+            assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            snap(mobile, shots, "phone-job-eta")
+            mobile.goto(server + "/gallery")
+            tile_text = "document.querySelector('.tile .tile-progress').textContent"
+            mobile.wait_for_function(f"() => {TIME_LEFT}.test({tile_text})")
+            assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            snap(mobile, shots, "phone-gallery-eta")
+            # The gallery swaps the finished picture in without a reload.
+            mobile.wait_for_selector(".tile img", timeout=60_000)
+            page.wait_for_selector("#result-image", state="visible", timeout=60_000)
+            assert page.inner_text("#stage") == ""
+            assert errors == [], errors
         finally:
             browser.close()
 

@@ -107,13 +107,13 @@ def test_sign_ups_are_throttled_per_address_and_network(settings) -> None:
             for host in ("10.0.0.9", "10.0.0.10", "10.0.1.9")
         )
         for n in range(3):
-            assert sign_up(first, f"a{n}@example.com").status_code == 201
+            assert sign_up(first, f"a{n}@example.com").status_code == 202
         refused = sign_up(first, "a3@example.com")
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 60  # an hour's window
         for n in range(2):  # the /24 had 3 of its 5
-            assert sign_up(neighbour, f"b{n}@example.com").status_code == 201
+            assert sign_up(neighbour, f"b{n}@example.com").status_code == 202
         assert sign_up(neighbour, "b2@example.com").status_code == 429
-        assert sign_up(elsewhere, "c@example.com").status_code == 201
+        assert sign_up(elsewhere, "c@example.com").status_code == 202
 
 
 def test_common_passwords_are_refused(client) -> None:
@@ -124,7 +124,7 @@ def test_common_passwords_are_refused(client) -> None:
         client.post(
             "/api/auth/register", json={"email": "ada@example.com", "password": "correct horse battery"}
         ).status_code
-        == 201
+        == 202
     )
 
 

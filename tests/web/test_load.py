@@ -3,10 +3,12 @@ and restarted; every job must end done exactly once and every user be charged on
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tests.web.conftest import POSTGRES_URL, REPO, reset_postgres
@@ -23,7 +25,7 @@ def test_kill_worker_and_web_under_load(tmp_path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     figures = json.loads((tmp_path / "figures.json").read_text())
     assert figures["done"] == figures["completed_exactly_once"] == figures["jobs"] == 12
-    assert figures["users_charged_exactly"] == 4
+    assert figures["users_charged_exactly"] == 4 and figures["server_errors_5xx"] == 0
     assert [entry.split()[0] for entry in figures["killed"]] == ["worker", "web"]
 
 
@@ -36,3 +38,14 @@ def test_a_stuck_load_run_fails_with_a_message_instead_of_hanging(tmp_path) -> N
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     assert "FAILED: only" in result.stderr and "by the deadline" in result.stderr
+
+
+def test_5xx_answers_are_counted_not_retried_silently() -> None:
+    spec = importlib.util.spec_from_file_location("web_load", REPO / "benchmarks" / "web_load.py")
+    web_load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(web_load)
+    request = httpx.Request("GET", "http://127.0.0.1/api/jobs/1")
+    answers = iter([httpx.Response(500, request=request), httpx.Response(200, request=request)])
+    latencies = web_load.Latencies()
+    response = web_load.call(latencies, lambda *_: next(answers), "/api/jobs/1")
+    assert response.status_code == 200 and latencies.server_errors == ["500 GET /api/jobs/1"]

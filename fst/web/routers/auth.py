@@ -20,6 +20,7 @@ from fst.web.settings import Settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 RESET_SENT = "if an account has this e-mail, a reset link is on its way"
+SIGN_UP_SENT = "check your inbox: the link we e-mailed confirms the address and signs you in"
 
 
 def account(user: User, settings: Settings) -> Account:
@@ -31,20 +32,18 @@ def account(user: User, settings: Settings) -> Account:
     )
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", status_code=202)
 def api_register(
-    credentials: Credentials,
-    request: Request,
-    response: Response,
-    tasks: BackgroundTasks,
-    session: DbSession,
-    settings: AppSettings,
-) -> Account:
-    """Create an account and log it in; a confirmation link is e-mailed (the free credits come with it)."""
-    user = auth.register(session, settings, credentials.email, credentials.password, client_address(request))
-    start_session(request, session, response, user)
-    tasks.add_task(mail.send_logged, settings, accounts.verification_mail(session, settings, user))
-    return account(user, settings)
+    credentials: Credentials, request: Request, tasks: BackgroundTasks, session: DbSession, settings: AppSettings
+) -> Accepted:
+    """Sign up. The same answer (and no session) whether the address is new or taken: a new account
+    is e-mailed the link that confirms it and signs it in (the free credits come with it); the owner
+    of a taken address is e-mailed a notice with a password-reset link."""
+    signup = auth.register(session, settings, credentials.email, credentials.password, client_address(request))
+    message = accounts.sign_up_mail(session, settings, signup)
+    if message is not None:
+        tasks.add_task(mail.send_logged, settings, message)
+    return Accepted(detail=SIGN_UP_SENT)
 
 
 @router.post("/login")
@@ -68,9 +67,13 @@ def api_me(user: CurrentUser, settings: AppSettings) -> Account:
 
 
 @router.post("/verify")
-def api_verify(body: TokenIn, session: DbSession, settings: AppSettings) -> Account:
-    """Confirm the e-mail address with the token from the link; no session needed."""
-    return account(accounts.verify_email(session, settings, body.token), settings)
+def api_verify(
+    body: TokenIn, request: Request, response: Response, session: DbSession, settings: AppSettings
+) -> Account:
+    """Confirm the e-mail address with the token from the link, and sign in (the link was sent to it)."""
+    user = accounts.verify_email(session, settings, body.token)
+    start_session(request, session, response, user)
+    return account(user, settings)
 
 
 @router.post("/verify/resend", status_code=202)

@@ -108,13 +108,14 @@ def signup(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        user = auth.register(session, settings, email, password, client_address(request))
+        signup = auth.register(session, settings, email, password, client_address(request))
     except ServiceError as error:
         return refused(request, "auth.html", error, {"mode": "signup", "email": email})
-    response = redirect("/")
-    start_session(request, session, response, user)
-    tasks.add_task(mail.send_logged, settings, account.verification_mail(session, settings, user))
-    return response
+    # The same page for a new and a taken address (`routers.auth.api_register`).
+    message = account.sign_up_mail(session, settings, signup)
+    if message is not None:
+        tasks.add_task(mail.send_logged, settings, message)
+    return render(request, "signup_sent.html", {"user": None, "email": auth.normalise_email(email)})
 
 
 @router.post("/login")
@@ -264,7 +265,10 @@ def verify_page(
         verified = account.verify_email(session, settings, token)
     except ServiceError as error:
         return refused(request, "verify.html", error, {"user": user})
-    return render(request, "verify.html", {"user": user, "verified": verified})
+    # The link was e-mailed to the address: opening it signs the account in.
+    response = render(request, "verify.html", {"user": verified, "verified": verified})
+    start_session(request, session, response, verified)
+    return response
 
 
 @router.post("/verify/resend")

@@ -3,8 +3,9 @@ password, change it, delete the account.
 
 Links sent by e-mail carry a random token (256 bits); the table keeps its SHA-256. A token is
 single-use (consumed by one conditional DELETE, so two concurrent uses cannot both pass), expires,
-and only the newest of its kind works. An unverified account may log in and use the site, but
-gets its free credits only when it confirms the address (issue 26: sign-ups handing out credits).
+and only the newest of its kind works. A new account signs in by its confirmation link (not by
+its password until then) and gets its free credits with it (issue 26: sign-ups handing out
+credits). A sign-up for a taken address e-mails its owner instead (`sign_up_mail`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from sqlalchemy.orm import Session
 from fst.web import mail
 from fst.web.models import EmailToken, Job, LoginSession, User
 from fst.web.security import hash_password, token_hash, verify_password
-from fst.web.services.auth import HOUR, check_password, normalise_email
+from fst.web.services.auth import HOUR, SignUp, check_password, normalise_email
 from fst.web.services.errors import Conflict, ServiceError
-from fst.web.services.rate_limits import release, reserve
+from fst.web.services.rate_limits import RateLimited, release, reserve
 from fst.web.settings import Settings
 
 VERIFY = "verify"
@@ -67,6 +68,29 @@ def verification_mail(session: Session, settings: Settings, user: User) -> Email
     credits = f" and get your {settings.free_credits} free credits" if settings.billing_enabled else ""
     body = f"Welcome to fst.\n\nConfirm your e-mail address{credits}:\n\n{link}\n\nThe link works for 7 days.\n"
     return mail.message(settings, user.email, "Confirm your e-mail address", body)
+
+
+def sign_up_mail(session: Session, settings: Settings, signup: SignUp) -> EmailMessage | None:
+    """What a sign-up e-mails: a new account its confirmation link; the owner of a taken address a
+    notice with a password-reset link (None past `resets_per_hour` such notices: nobody's inbox can
+    be flooded, and the sign-up is answered the same either way). Tokens committed."""
+    if signup.created:
+        return verification_mail(session, settings, signup.user)
+    user = signup.user
+    try:
+        reserve(session, f"signup-notice:{user.id}", settings.resets_per_hour, HOUR)
+    except RateLimited:
+        return None
+    # A reset link, not a sign-in link: an unconfirmed account's password may be someone else's
+    # (they signed up with this address first); setting a new one confirms the address too.
+    token = _issue(session, user.id, RESET, RESET_TTL_S)
+    site = settings.resolved_public_url()
+    body = (
+        f"Someone (hopefully you) tried to sign up for fst with this address, which has an account already.\n\n"
+        f"If it was you: log in at {site}/login, or choose a new password here:\n\n{site}/reset?token={token}\n\n"
+        f"The link works once, for one hour. If it was not you, ignore this message: nothing changes.\n"
+    )
+    return mail.message(settings, user.email, "Someone tried to sign up with your address", body)
 
 
 def resend_verification(session: Session, settings: Settings, user: User) -> EmailMessage:

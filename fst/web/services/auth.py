@@ -1,6 +1,10 @@
 """Accounts: sign up (the free credits come when the e-mail is confirmed: `account.verify_email`),
 and log in with failed attempts rate-limited.
 
+Neither tells whether an address has an account: sign-up answers the same for a new and a taken
+address (its owner is told by e-mail instead), and an account signs in first by the link e-mailed
+to it, so signing up and then logging in with the same password cannot tell either.
+
 Password and sign-up policy (length, a common-password list, throttling per address) belong here.
 """
 
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +31,16 @@ MAX_PASSWORD = 1024  # Argon2 hashes any length; this bounds the work one reques
 MIN_STRENGTH = 3  # zxcvbn's score, 0-4: 3 is "safely unguessable" for online attacks (10^8 guesses)
 STRENGTH_CHARS = 100  # zxcvbn's matching grows fast with length; a 100-character prefix decides it
 HOUR = 3600.0
+LOGIN_FAILED = "wrong e-mail or password (a new account signs in first by the link e-mailed to it)"
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """What a sign-up did: created `user`, or found the address taken (`created` False: the
+    caller answers as for a new account and e-mails the owner)."""
+
+    user: User
+    created: bool
 
 
 def normalise_email(email: str) -> str:
@@ -54,12 +69,12 @@ def network(client: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def register(session: Session, settings: Settings, email: str, password: str, client: str = "unknown") -> User:
-    """Create an unverified account, no credits yet (flushed, not committed); send it
-    `account.verification_mail`.
+def register(session: Session, settings: Settings, email: str, password: str, client: str = "unknown") -> SignUp:
+    """Create an unverified account, no credits yet (flushed, not committed), or find the address
+    taken. Both run the password hash, so they take as long; send `account.sign_up_mail`.
 
     Raises:
-        ServiceError: a bad e-mail or password (400), or an e-mail already taken (409).
+        ServiceError: a bad e-mail or password (400).
         RateLimited: too many sign-ups from this address or network in the last hour (429).
     """
     email = normalise_email(email)
@@ -69,14 +84,20 @@ def register(session: Session, settings: Settings, email: str, password: str, cl
     # Counted after the cheap checks (a typo costs nothing), before Argon2 and the free credits.
     reserve(session, f"signup:address:{client}", settings.signups_per_hour, HOUR)
     reserve(session, f"signup:network:{network(client)}", settings.signups_per_hour_per_network, HOUR)
-    user = User(email=email, password_hash=hash_password(password), credits=0)
+    password_hash = hash_password(password)  # also for a taken address: the same time either way
+    taken = session.scalar(select(User).where(func.lower(User.email) == email))
+    if taken is not None:
+        return SignUp(taken, created=False)
+    user = User(email=email, password_hash=password_hash, credits=0)
     session.add(user)
     try:
         session.flush()
-    except IntegrityError:
+    except IntegrityError:  # a concurrent sign-up for the address won
         session.rollback()
-        raise ServiceError("an account with this e-mail exists; log in instead", status=409) from None
-    return user
+        taken = session.scalar(select(User).where(func.lower(User.email) == email))
+        assert taken is not None
+        return SignUp(taken, created=False)
+    return SignUp(user, created=True)
 
 
 def authenticate(session: Session, settings: Settings, email: str, password: str, client: str) -> User:
@@ -84,7 +105,8 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
 
     Raises:
         RateLimited: too many failed attempts from this address for this e-mail (429).
-        ServiceError: wrong e-mail or password (401); the failure is counted and committed.
+        ServiceError: wrong e-mail or password, or an address not confirmed yet (401, one message
+            for all three); the failure is counted and committed.
     """
     email = normalise_email(email)
     # Every attempt is counted as a failure before Argon2 runs, and given back if it succeeds.
@@ -92,7 +114,9 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     # An unknown e-mail is checked against a dummy hash: as slow, so timing does not reveal accounts.
     if not verify_password(password, user.password_hash if user else None):
-        raise ServiceError("wrong e-mail or password", status=401)
+        raise ServiceError(LOGIN_FAILED, status=401)
     assert user is not None  # verify_password is False without a hash
+    if user.email_verified_at is None:  # signs in by its link first (see the module docstring)
+        raise ServiceError(LOGIN_FAILED, status=401)
     release(session, attempt)
     return user

@@ -107,7 +107,8 @@ def claim(factory: sessionmaker[Session], job_id: str, lease_s: float) -> Claim 
                 claim=token,
                 lease_until=now + lease_s,
                 attempts=Job.attempts + 1,
-                progress=0.05,
+                progress=0.0,
+                eta_at=None,
                 started_at=now,
                 worker=this_worker(),
             )
@@ -128,11 +129,19 @@ def claim(factory: sessionmaker[Session], job_id: str, lease_s: float) -> Claim 
         )
 
 
-def heartbeat(factory: sessionmaker[Session], held: Claim, lease_s: float, progress: float | None = None) -> bool:
-    """Extend the lease (and report progress); False when the claim was lost."""
+def heartbeat(
+    factory: sessionmaker[Session],
+    held: Claim,
+    lease_s: float,
+    progress: float | None = None,
+    eta_at: float | None = None,
+) -> bool:
+    """Extend the lease (and report progress and the expected finish time); False when the claim was lost."""
     values: dict[str, float] = {"lease_until": time.time() + lease_s}
     if progress is not None:
         values["progress"] = progress
+    if eta_at is not None:
+        values["eta_at"] = eta_at
     with transaction(factory) as session:
         result = session.execute(update(Job).where(Job.id == held.job_id, Job.claim == held.token).values(**values))
         return result.rowcount == 1
@@ -147,6 +156,7 @@ def finish(factory: sessionmaker[Session], held: Claim, result_path: str) -> boo
             .values(
                 status="done",
                 progress=1.0,
+                eta_at=None,
                 result_path=result_path,
                 completions=Job.completions + 1,
                 finished_at=time.time(),
@@ -170,7 +180,7 @@ def _fail_and_refund(session: Session, job_id: str, reason: str, condition: Colu
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(("queued", "running")), condition)
-        .values(status="failed", error=reason[:500], finished_at=time.time(), claim=None, lease_until=None)
+        .values(status="failed", error=reason[:500], finished_at=time.time(), claim=None, lease_until=None, eta_at=None)
     )
     if result.rowcount != 1:
         return False
@@ -192,7 +202,9 @@ def recover_dead_workers(factory: sessionmaker[Session], enqueue: Callable[[str]
             result = session.execute(  # only if still held by that dead claim
                 update(Job)
                 .where(Job.id == job_id, Job.claim == token, Job.status == "running")
-                .values(status="queued", claim=None, lease_until=None, worker=None, enqueued_at=time.time())
+                .values(
+                    status="queued", claim=None, lease_until=None, worker=None, enqueued_at=time.time(), eta_at=None
+                )
             )
             if result.rowcount == 1:
                 again.append(job_id)
@@ -222,7 +234,7 @@ def recover(
         session.execute(
             update(Job)
             .where(Job.status == "running", Job.lease_until < now)
-            .values(status="queued", claim=None, lease_until=None, enqueued_at=0.0)
+            .values(status="queued", claim=None, lease_until=None, enqueued_at=0.0, eta_at=None)
         )
         # A queued job's message can be lost (a web process killed between commit and enqueue,
         # a queue without persistence): one not enqueued for a lease period is enqueued again.

@@ -189,6 +189,7 @@ def job_out(session: Session, job: Job) -> JobOut:
         status=job.status,
         position=job_states.position(session, job),
         progress=job.progress,
+        eta_s=seconds_left(job),
         style=job.style,
         strength=job.strength,
         preserve_color=job.preserve_color,
@@ -198,6 +199,13 @@ def job_out(session: Session, job: Job) -> JobOut:
         original_url=f"/api/jobs/{job.id}/original",
         share_url=f"/s/{job.share_token}" if job.share_token else None,
     )
+
+
+def seconds_left(job: Job, now: float | None = None) -> float | None:
+    """A running job's estimated seconds left (whole seconds, at least 0), None while unknown."""
+    if job.status != "running" or job.eta_at is None:
+        return None
+    return float(max(0, round(job.eta_at - (time.time() if now is None else now))))
 
 
 def download_name(job: Job, suffix: str) -> str:

@@ -7,6 +7,22 @@
   strength.addEventListener("input", () => { strength.nextElementSibling.value = strength.value; });
 })();
 
+// A job's progress in words: "42% · about 6 s left" (the worker's estimate, see fst.web.worker).
+function timeLeft(seconds) {
+  if (seconds < 1) return "almost done";
+  if (seconds < 60) return `about ${Math.round(seconds)} s left`;
+  return `about ${Math.round(seconds / 60)} min left`;
+}
+function progressText(job) {
+  if (job.status !== "running") return "";
+  const percent = `${Math.floor(job.progress * 100)}%`;
+  return job.eta_s === null || job.eta_s === undefined ? `${percent} · starting…` : `${percent} · ${timeLeft(job.eta_s)}`;
+}
+async function fetchJob(id) {
+  const response = await fetch(`/api/jobs/${id}`, { credentials: "same-origin" });
+  return response.ok ? response.json() : null;
+}
+
 // Job pages poll the JSON API until the job ends, then show the result (no page reload).
 (function () {
   const card = document.getElementById("job");
@@ -14,12 +30,12 @@
   const id = card.dataset.job;
   const show = (name, visible) => { document.getElementById(name).hidden = !visible; };
   async function poll() {
-    const response = await fetch(`/api/jobs/${id}`, { credentials: "same-origin" });
-    if (!response.ok) return setTimeout(poll, 2000);
-    const job = await response.json();
+    const job = await fetchJob(id);
+    if (!job) return setTimeout(poll, 2000);
     document.getElementById("status").textContent = job.status;
     document.getElementById("position").textContent = job.position ? `· number ${job.position} in the queue` : "";
-    showProgress(job);
+    document.getElementById("progress").value = job.status === "done" ? 1 : job.progress;
+    document.getElementById("stage").textContent = progressText(job);
     if (job.status === "done") {
       document.getElementById("result-image").src = job.result_url;
       show("result", true);
@@ -30,22 +46,37 @@
       setTimeout(poll, 700);
     }
   }
-  // The worker reports each stage (see fst.stylize.engine); the bar eases towards the stage's end
-  // meanwhile, so a long "painting" stage moves instead of sitting at 30% and jumping to 100%.
-  const STAGES = [[0.15, "Reading your photo"], [0.3, "Loading the style"], [0.9, "Painting"], [0.97, "Saving"], [1.01, "Done"]];
-  let reported = -1, since = 0;
-  function showProgress(job) {
-    const bar = document.getElementById("progress");
-    if (job.status !== "running") { bar.value = job.status === "done" ? 1 : 0; document.getElementById("stage").textContent = ""; return; }
-    if (job.progress !== reported) { reported = job.progress; since = Date.now(); }
-    const stage = STAGES.find(([end]) => reported < end) || STAGES[STAGES.length - 1];
-    const seconds = (Date.now() - since) / 1000;
-    // Approach the stage's end (never reach it) with a 3-second time constant.
-    bar.value = reported + (stage[0] - reported) * 0.9 * (1 - Math.exp(-seconds / 3));
-    document.getElementById("stage").textContent = stage[1] + "…";
-  }
   const status = document.getElementById("status").textContent;
   if (status === "queued" || status === "running") poll();
+})();
+
+// The gallery polls its unfinished pictures: progress and time left, then the result in place.
+(function () {
+  for (const tile of document.querySelectorAll(".tile[data-status=queued], .tile[data-status=running]")) {
+    const id = tile.dataset.job;
+    const placeholder = tile.querySelector(".placeholder");
+    const poll = async () => {
+      const job = await fetchJob(id);
+      if (!job) return setTimeout(poll, 2000);
+      tile.dataset.status = job.status;
+      tile.querySelector(".tile-status").textContent = job.status === "queued" && job.position
+        ? `queued · number ${job.position}` : job.status;
+      tile.querySelector(".tile-progress").textContent = progressText(job);
+      tile.querySelector("progress").value = job.progress;
+      if (job.status === "done") {
+        const image = document.createElement("img");
+        image.src = job.result_url;
+        image.alt = job.style;
+        placeholder.replaceChildren(image);
+        placeholder.classList.remove("placeholder");
+      } else if (job.status === "failed") {
+        tile.querySelector(".tile-progress").textContent = job.error;  // textContent: never parsed as HTML
+      } else {
+        setTimeout(poll, 700);
+      }
+    };
+    poll();
+  }
 })();
 
 // Deleting asks first: a picture deleted is gone for good.
