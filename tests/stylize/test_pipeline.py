@@ -206,7 +206,7 @@ def test_styles_load_on_one_thread_and_the_net_runs_on_all(
         threads["layout"] = torch.get_num_threads()
         stylizer = make(net, *args)
         forward = stylizer._forward
-        stylizer._forward = lambda batch: (threads.__setitem__("net", torch.get_num_threads()), forward(batch))[1]
+        stylizer._forward = lambda *args: (threads.__setitem__("net", torch.get_num_threads()), forward(*args))[1]
         return stylizer
 
     monkeypatch.setattr(batch, "load_stylizer", recording_load)
