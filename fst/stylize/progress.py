@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from fst.models.transformer import TransformerNet
+from fst.periodic import every
 
 TICK_S = 0.1  # how often an opaque call's estimated progress is reported
 TICK_CAP = 0.9  # an estimate never claims the last tenth of its span: the call ends it
@@ -80,20 +81,13 @@ def ticking(progress: Progress | None, expected_s: float | None) -> Iterator[Non
     if progress is None or not expected_s:
         yield
         return
-    stop = threading.Event()
     start = time.perf_counter()
 
     def tick() -> None:
-        while not stop.wait(TICK_S):
-            progress(min(TICK_CAP, (time.perf_counter() - start) / expected_s))
+        progress(min(TICK_CAP, (time.perf_counter() - start) / expected_s))
 
-    thread = threading.Thread(target=tick, name="progress-tick", daemon=True)
-    thread.start()
-    try:
+    with every(TICK_S, tick, name="progress-tick"):
         yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 _COSTS: weakref.WeakKeyDictionary[TransformerNet, list[float]] = weakref.WeakKeyDictionary()

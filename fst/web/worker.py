@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fst import resources
 from fst.io.images import ImageReadError
+from fst.periodic import every
 from fst.stylize.engine import ImageStyle, StyleEngine, TrainedStyle
 from fst.stylize.options import Controls, Performance
 from fst.web import styles
@@ -139,19 +140,11 @@ class StyleWorker:
     @contextmanager
     def _heartbeat(self, held: job_states.Claim) -> Iterator[None]:
         """Extend the lease every quarter lease while the job runs."""
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(self.settings.job_lease_s / 4):
-                job_states.heartbeat(self.factory, held, self.settings.job_lease_s)
-
-        thread = threading.Thread(target=beat, name=f"heartbeat-{held.job_id[:8]}", daemon=True)
-        thread.start()
-        try:
+        lease = self.settings.job_lease_s
+        with every(
+            lease / 4, lambda: job_states.heartbeat(self.factory, held, lease), name=f"heartbeat-{held.job_id[:8]}"
+        ):
             yield
-        finally:
-            stop.set()
-            thread.join()
 
     def write_previews(self) -> None:
         """A small stylized photo per shipped style, for the style picker (once per data dir)."""
