@@ -39,6 +39,9 @@ class OptimizeJob:
         content_segmentation, style_segmentations: colour-coded masks (one per style) for
             semantic style transfer; both or neither.
         photorealism_weight: weight of the Matting Laplacian term (Luan et al.); 0 disables it.
+        first_pass_iterations: Luan et al.'s two passes: this many iterations without the
+            photorealism term first, then `iterations` with it, started from the first pass's
+            image (0: one pass).
         autocast: bf16 VGG (Gram matrices and losses stay fp32).
     """
 
@@ -56,6 +59,7 @@ class OptimizeJob:
     content_segmentation: str | None = None
     style_segmentations: list[str] | None = None
     photorealism_weight: float = 0.0
+    first_pass_iterations: int = 0
     seed: int = 0
     device: str = "auto"
     autocast: bool = False
@@ -135,7 +139,15 @@ def run(job: OptimizeJob, loss: PerceptualLoss, optimizer: OptimizerFactory) -> 
             )
 
     start = initial_image(content_for_loss, job.init, job.init_noise_ratio, job.seed)
+    first: list[dict] = []
+    if job.first_pass_iterations > 0:
+        # Luan et al.'s first pass: the style (by region) without the photorealism term; its image
+        # starts the second. Its last record is the second pass's first, so it is dropped.
+        plain = Objective(goal.loss, goal.content, goal.style, {}, goal.autocast)
+        start, first = optimize_pixels(plain, start, optimizer, job.first_pass_iterations, progress=job.progress)
+        first = first[:-1]
     result, history = optimize_pixels(goal, start, optimizer, job.iterations, save_intermediate, progress=job.progress)
+    history = first + history
     result = finish(result)
     save_image_atomic(tensor_to_pil(result[0]), out_path)
     out_path.with_name(f"{out_path.stem}_losses.json").write_text(json.dumps(history))
@@ -144,6 +156,6 @@ def run(job: OptimizeJob, loss: PerceptualLoss, optimizer: OptimizerFactory) -> 
         out_path,
         history[0]["total"],
         history[-1]["total"],
-        job.iterations,
+        job.first_pass_iterations + job.iterations,
     )
     return result, history

@@ -30,7 +30,7 @@ def compose_optimize(overrides: list[str]) -> DictConfig:
 
 @pytest.mark.parametrize("loss", ["gatys_vgg19", "gatys_vgg16_torchvision", "caffe_vgg19"])
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam", "rmsprop"])
-@pytest.mark.parametrize("preset", [None, "photorealistic", "gatys2015"])
+@pytest.mark.parametrize("preset", [None, "photorealistic", "photorealistic_two_pass", "gatys2015"])
 def test_config_instantiates(loss: str, optimizer: str, preset: str | None) -> None:
     overrides = [f"loss={loss}", f"pixel_optimizer={optimizer}", "loss.vgg.weights=random"]
     cfg = compose_optimize(overrides + ([f"preset={preset}"] if preset else []))
@@ -46,6 +46,7 @@ def test_config_instantiates(loss: str, optimizer: str, preset: str | None) -> N
     [
         ("photorealistic", {"photorealism_weight": 1e8, "init": "content", "image_size": 512}),
         ("gatys2015", {"init": "noise", "iterations": 1000}),
+        ("photorealistic_two_pass", {"photorealism_weight": 1e8, "first_pass_iterations": 500, "iterations": 500}),
     ],
 )
 def test_presets_take_effect(preset: str, expected: dict) -> None:
@@ -72,3 +73,23 @@ def test_end_to_end_on_real_assets(assets: Path, vgg_file: Path, tmp_path: Path)
     result, history = run(job, loss, optimizer)
     assert result.shape[-1] == 64 and (tmp_path / "result.png").is_file()
     assert history[-1]["total"] < history[0]["total"]
+
+
+def test_two_passes_add_the_photorealism_term_only_in_the_second(assets: Path, tmp_path: Path) -> None:
+    cfg = compose_optimize(
+        ["preset=photorealistic_two_pass", "loss.vgg.weights=random", "run.image_size=32", "run.progress=false"]
+    )
+    photo = assets / "photo_style"
+    job = instantiate(
+        cfg.run,
+        content=str(photo / "input" / "in1.jpg"),
+        styles=[str(photo / "style" / "tar1.jpg")],
+        output=str(tmp_path / "result.png"),
+        first_pass_iterations=3,
+        iterations=2,
+        _convert_="all",
+    )
+    loss, optimizer = instantiate(cfg.loss, _convert_="all"), instantiate(cfg.pixel_optimizer, _convert_="all")
+    _, history = run(job, loss, optimizer)
+    assert len(history) == 3 + 2 + 1  # each pass's iterations, then the result's terms
+    assert ["photorealism" in record for record in history] == [False] * 3 + [True] * 3
