@@ -5,6 +5,7 @@ measures pair by pair (importing the judge from its path, never copying it) and 
 of colour_ratio, ssim and grain per method, with and without masks, beside the judge's Reinhard.
 
 usage: python scripts/judge_photo_style.py [--pairs 1-60] [--methods sliced network] [--masks both]
+           [--luminance auto|SHARE] [--structure-floor 0.8]
            [--out outputs/photo_judge] [--judge ../shared/tools/photo_judge.py]
 Outputs are kept (OUT/<method>[-masks]/in<N>.png) for contact sheets; per-pair rows go to a CSV there.
 """
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from fst.io.images import read_image, save_image_atomic
-from fst.photo.transfer import PhotoLook
+from fst.photo.transfer import STRUCTURE_FLOOR, PhotoLook
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "photo_style"
 
@@ -50,7 +51,8 @@ def main() -> int:
     parser.add_argument("--radius", type=int, default=8)
     parser.add_argument("--eps", type=float, default=1e-2)
     parser.add_argument("--work-size", type=int, default=512)
-    parser.add_argument("--luminance", type=float, default=0.7)
+    parser.add_argument("--luminance", default="auto", help="share 0..1, or auto (the structure floor's)")
+    parser.add_argument("--structure-floor", type=float, default=STRUCTURE_FLOOR)
     parser.add_argument("--out", type=Path, default=Path("outputs/photo_judge"))
     args = parser.parse_args()
     judge = load_judge(args.judge)
@@ -81,7 +83,8 @@ def main() -> int:
                 eps=args.eps,
                 work_size=args.work_size,
                 model=model,
-                luminance=args.luminance,
+                luminance=None if args.luminance == "auto" else float(args.luminance),
+                structure_floor=args.structure_floor,
             )
             for masked in mask_modes:
                 name = f"{method}{'-masks' if masked else ''}"

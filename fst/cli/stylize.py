@@ -21,6 +21,16 @@ from fst.stylize.ray_start import start_for
 DEMO = {"inputs": str(demo_dir()), "style": "starry_night", "out": "outputs/demo"}  # a shipped style, by name
 
 
+def share_or_auto(text: str) -> float | None:
+    """`--photo-luminance`'s value: a number (range checked with the options), or `auto` (None)."""
+    if text == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a share in [0, 1] or 'auto', got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every flag's `dest` is its `StylizeOptions` field and its default that field's default."""
     p = argparse.ArgumentParser(description=__doc__)
@@ -96,10 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--photo-luminance",
-        type=float,
+        type=share_or_auto,
         default=style.photo_luminance,
-        metavar="SHARE",
-        help="with --photo-style: share (0..1) of the reference's lightness taken; colour is taken whole",
+        metavar="SHARE|auto",
+        help="with --photo-style: share (0..1) of the reference's lightness taken; colour is taken whole "
+        "(default auto: per photo, the most that keeps the photo's structure)",
     )
     p.add_argument("--list-styles", action="store_true", help="print the shipped styles and their files, then exit")
     p.add_argument(

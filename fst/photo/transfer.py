@@ -24,7 +24,7 @@ from PIL import Image
 from fst.device import intra_op_threads
 from fst.io.images import read_image
 from fst.optimize.masks import RegionMasks, load_region_masks
-from fst.photo import affine, colour
+from fst.photo import affine, colour, structure
 from fst.photo.lab import lab_to_rgb, rgb_to_lab
 from fst.resize import long_side_size
 
@@ -34,6 +34,10 @@ WORK_SIZE = 512  # long side of the target and of the affine fit
 # elementwise: on the busy 2-core CPU (training beside it) a second thread cost more than it saved
 # (target + fit 1.6 s on two threads, 0.55 s on one; the 12 MP pass 3.6 s against 1.7 s).
 LOOK_THREADS = 1
+# The structure kept when the lightness share is chosen per photo: SSIM of the luminance at the
+# working size. Above the 0.75 below which an output stops reading as the same photograph, for
+# the margin between this 512 px estimate and the output as seen.
+STRUCTURE_FLOOR = 0.8
 
 
 def shrink(image: Image.Image, long_side: int) -> torch.Tensor:
@@ -67,7 +71,10 @@ class PhotoLook:
     work_size: int = WORK_SIZE
     radius: int = 8
     eps: float = 1e-2
-    luminance: float = 0.7  # share of the target's lightness change taken (its colour is taken whole)
+    # Share of the reference's lightness taken (its colour is taken whole); None: the largest share
+    # whose output keeps `structure_floor` SSIM of the photo's luminance at the working size.
+    luminance: float | None = None
+    structure_floor: float = STRUCTURE_FLOOR
     model: torch.nn.Module | None = None
 
     @classmethod
@@ -85,8 +92,9 @@ class PhotoLook:
         work = long_side_size(*photo_size, min(self.work_size, max(photo_size)))
         return load_region_masks(content_seg, reference_seg, work, tuple(self.reference.shape[-2:]))
 
-    def target(self, small: torch.Tensor, regions: RegionMasks | None = None) -> torch.Tensor:
-        """The low-resolution photo (1, 3, h, w) in the reference's colours: what the affine model fits."""
+    def targets(self, small: torch.Tensor, regions: RegionMasks | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The low-resolution photo (1, 3, h, w) in the reference's colours, twice: with the photo's
+        own lightness (share 0), and with the reference's lightness as well (share 1)."""
         photo_masks = regions.content if regions is not None else None
         reference_masks = regions.style if regions is not None else None
         photo_lab = rgb_to_lab(small)
@@ -100,10 +108,28 @@ class PhotoLook:
         else:
             reference_lab = rgb_to_lab(self.reference)
             lab = colour.transfer_by_region(photo_lab, reference_lab, self.method, photo_masks, reference_masks)
-        # Lightness moves part of the way (the displacement interpolation of its 1-D transport map):
-        # the structure measure drops with every step of brightness and contrast taken.
-        lab[:, :1] = torch.lerp(photo_lab[:, :1], lab[:, :1], self.luminance)
-        return lab_to_rgb(lab)
+        full = lab_to_rgb(lab)
+        lab[:, :1] = photo_lab[:, :1]
+        return lab_to_rgb(lab), full
+
+    def coefficients(self, small: torch.Tensor, regions: RegionMasks | None = None) -> torch.Tensor:
+        """The affine model (1, 12, h, w) of the photo's look at its working size `small`.
+
+        The fit is linear in its target, so the model of any lightness share is the same share of
+        the way between the models of the two `targets`: the share is searched without refitting.
+        """
+        colour_only, full = self.targets(small, regions)
+        fitted = [affine.fit(small, target, self.radius, self.eps) for target in (colour_only, full)]
+        photo_luma = structure.luma(small)
+
+        def model(share: float) -> torch.Tensor:
+            return torch.lerp(fitted[0], fitted[1], share)
+
+        def keeps(share: float) -> float:
+            return structure.ssim(structure.luma(affine.apply(model(share), small).clamp(0, 1)), photo_luma)
+
+        share = self.luminance if self.luminance is not None else structure.largest_share(keeps, self.structure_floor)
+        return model(share)
 
     @torch.inference_mode()
     def __call__(self, photo: Image.Image, regions: RegionMasks | None = None) -> torch.Tensor:
@@ -114,5 +140,4 @@ class PhotoLook:
         """
         with intra_op_threads(LOOK_THREADS):
             small = shrink(photo, self.work_size)
-            coefficients = affine.fit(small, self.target(small, regions), self.radius, self.eps)
-            return affine.apply_in_strips(coefficients, uint8_view(photo))
+            return affine.apply_in_strips(self.coefficients(small, regions), uint8_view(photo))

@@ -57,14 +57,15 @@ class StyleChoice:
     photo_style: Path | None = None
     masks: list[Path] = field(default_factory=list)  # [content mask file or folder, reference mask]
     photo_method: PhotoMethod = "sliced"  # how its low-resolution target is made (`fst.photo.transfer`)
-    # Share of the reference's lightness taken, 0..1 (colour is taken whole): on Luan's 60 pairs 0.7
-    # keeps the photo's structure (SSIM >= 0.75) where 1.0 does not (docs/photo-style.md).
-    photo_luminance: float = 0.7
+    # Share of the reference's lightness taken, 0..1 (colour is taken whole); None: per photo, the
+    # largest share that keeps the photo's structure (`fst.photo.structure`, docs/photo-style.md).
+    photo_luminance: float | None = None
 
     def __post_init__(self) -> None:
         check_share("alpha", self.alpha)
         check_share("wct", self.wct)
-        check_share("photo_luminance", self.photo_luminance)
+        if self.photo_luminance is not None:
+            check_share("photo_luminance", self.photo_luminance)
         if self.photo_style is not None and (self.styles or self.style_images):
             raise OptionError("{} (a photo's look) excludes {} and {}", "photo_style", "styles", "style_images")
         if self.masks and self.photo_style is None:

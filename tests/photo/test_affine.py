@@ -47,3 +47,13 @@ def test_strips_give_the_one_pass_result_without_seams() -> None:
     strips = affine.apply_in_strips(coefficients, photo_uint8, rows=7)
     assert strips.dtype == torch.uint8 and strips.shape == photo_uint8.shape
     assert (strips.float() - whole[0]).abs().max() <= 1
+
+
+def test_the_fit_is_linear_in_its_target() -> None:
+    # PhotoLook searches the lightness share by mixing two fits: that is only the fit of the mixed
+    # target if the fit is linear in it (the prior, the means and the box filters all are).
+    small = pil_to_tensor(random_photo(48, 40, seed=5))[None]
+    first, second = small.flip(1) * 0.8 + 0.1, small.roll(1, 1) ** 2
+    mixed = affine.fit(small, torch.lerp(first, second, 0.3), radius=3, eps=1e-2)
+    parts = torch.lerp(affine.fit(small, first, radius=3, eps=1e-2), affine.fit(small, second, radius=3, eps=1e-2), 0.3)
+    assert torch.allclose(mixed, parts, atol=1e-4)

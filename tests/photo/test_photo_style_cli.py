@@ -70,6 +70,17 @@ def test_masks_give_each_region_its_own_regions_colour(tmp_path: Path, two_regio
     assert np.abs(whole[:, 4:28].mean((0, 1)) - whole[:, 36:60].mean((0, 1))).max() < 40
 
 
+def test_photo_luminance_takes_auto_or_a_share(capsys: pytest.CaptureFixture) -> None:
+    from fst.cli.stylize import parse_args
+
+    assert parse_args(["p.jpg", "--photo-style", "r.jpg"]).style.photo_luminance is None  # auto by default
+    assert parse_args(["p.jpg", "--photo-style", "r.jpg", "--photo-luminance", "auto"]).style.photo_luminance is None
+    assert parse_args(["p.jpg", "--photo-style", "r.jpg", "--photo-luminance", "0.4"]).style.photo_luminance == 0.4
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["p.jpg", "--photo-style", "r.jpg", "--photo-luminance", "most"])
+    assert exit_info.value.code == 2 and "a share in [0, 1] or 'auto', got 'most'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
