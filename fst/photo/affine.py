@@ -8,8 +8,8 @@ and fine texture come from the photo itself, only its colours follow the target.
 "fast guided filter" (He & Sun 2015) that joint bilateral learning and Neural Preset build on.
 
 Where a window is flat the fit has nothing to go on, so the matrix is pulled (ridge, weight `eps`)
-towards the one global affine fit of the whole image rather than towards zero (the classic guided
-filter's prior, which would flatten texture to the target's mean).
+towards the one global affine fit of the whole image, its gains clipped at 1, rather than towards
+zero (the classic guided filter's prior, which would flatten texture to the target's mean).
 """
 
 from __future__ import annotations
@@ -46,15 +46,27 @@ def global_affine(photo: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(p @ p.T + 1e-6 * torch.eye(3, dtype=p.dtype), p @ t.T).T.float()
 
 
-def fit(photo: torch.Tensor, target: torch.Tensor, radius: int = 8, eps: float = 1e-3) -> torch.Tensor:
+def limit_gain(matrix: torch.Tensor, max_gain: float) -> torch.Tensor:
+    """The (3, 3) matrix with its singular values (its gains along its axes) clipped at `max_gain`."""
+    left, gains, right = torch.linalg.svd(matrix)
+    return left @ torch.diag(gains.clamp_max(max_gain)) @ right
+
+
+def fit(
+    photo: torch.Tensor, target: torch.Tensor, radius: int = 8, eps: float = 1e-3, max_gain: float = 1.0
+) -> torch.Tensor:
     """Coefficients (1, 12, H, W) such that A(x) photo(x) + b(x) ~ target(x) locally.
 
     Args:
         photo, target: (1, 3, H, W) floats, RGB in [0, 1], at the same (low) resolution.
         radius: window radius in pixels of this resolution; larger follows the target less closely.
         eps: ridge weight towards the global fit (in squared pixel units): larger is smoother.
+        max_gain: the most the prior may stretch the photo's colours (its singular values). A flat
+            grey sky matched to a contrasty night has a global fit of gain 3-6, and every flat
+            window took it: the sky's faint JPEG blocks came out as visible squares. Windows with
+            real structure still follow the target; flat ones keep their texture, never amplify it.
     """
-    prior = global_affine(photo, target)  # (3, 3)
+    prior = limit_gain(global_affine(photo, target), max_gain)  # (3, 3)
     height, width = photo.shape[-2:]
     pairs = torch.cat([photo[:, :, None] * photo[:, None], photo[:, :, None] * target[:, None]], 1)
     stats = box_mean(torch.cat([photo, target, pairs.reshape(1, 18, height, width)], 1), radius)

@@ -115,8 +115,9 @@ class PhotoLook:
     def coefficients(self, small: torch.Tensor, regions: RegionMasks | None = None) -> torch.Tensor:
         """The affine model (1, 12, h, w) of the photo's look at its working size `small`.
 
-        The fit is linear in its target, so the model of any lightness share is the same share of
-        the way between the models of the two `targets`: the share is searched without refitting.
+        The fit is linear in its target (but for its prior's gain limit, which a mix keeps), so the
+        model of a lightness share is that share of the way between the models of the two
+        `targets`: the share is searched without refitting.
         """
         colour_only, full = self.targets(small, regions)
         fitted = [affine.fit(small, target, self.radius, self.eps) for target in (colour_only, full)]
