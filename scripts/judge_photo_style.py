@@ -72,9 +72,8 @@ def main() -> int:
         photo = judge.load(photo_path)
         size = (photo.shape[2], photo.shape[1])
         base = judge.swd(judge.to_lab(photo), ref_lab)
-        rows.setdefault("reinhard (judge)", []).append(
-            judge.scores(judge.reinhard(judge.to_lab(photo), ref_lab), photo, ref_lab, base)
-        )
+        reinhard = judge.scores(judge.reinhard(judge.to_lab(photo), ref_lab), photo, ref_lab, base)
+        rows.setdefault("reinhard (judge)", []).append({**reinhard, "pair": number})
         for method in args.methods:
             look = PhotoLook.from_file(
                 reference_path,
@@ -112,8 +111,8 @@ def main() -> int:
         writer = csv.writer(handle)
         writer.writerow(["method", "pair", "colour_ratio", "ssim", "grain"])
         for name, measured in rows.items():
-            for i, row in enumerate(measured):
-                writer.writerow([name, row.get("pair", i), row["colour_ratio"], row["ssim"], row["grain"]])
+            for row in measured:
+                writer.writerow([name, row["pair"], row["colour_ratio"], row["ssim"], row["grain"]])
     print("| method | pairs | colour_ratio | ssim | grain | colour <= Reinhard's | s per pair |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     reinhard = rows["reinhard (judge)"]

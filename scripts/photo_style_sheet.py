@@ -1,6 +1,11 @@
-"""Contact sheet of `--photo-style` on Luan et al.'s pairs: photo | reference | Reinhard | fst | fst + masks.
+"""Contact sheet of `--photo-style` on Luan et al.'s pairs:
+photo | reference | Reinhard | optimisation | fst | fst + masks.
 
-    python scripts/photo_style_sheet.py [--pairs 1 3 ...] [--cell 360] [--out docs/figures/photo_style_sheet.jpg]
+    python scripts/photo_style_sheet.py [--pairs 1 3 ...] [--cell 300] [--optimised DIR]
+        [--out docs/figures/photo_style_sheet.jpg]
+
+`--optimised DIR` holds `optimize.py preset=photorealistic_two_pass` results named `in<N>.png`
+(they take minutes a pair on a CPU, so only some pairs have one: the others get an empty cell).
 
 Reinhard is the judge's floor (each Lab channel's mean and standard deviation, whole image); the
 fst columns run `fst.photo.transfer.PhotoLook` with its defaults, without and with the pair's masks.
@@ -12,6 +17,7 @@ import argparse
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from fst.io.contact_sheet import label_grid, letterbox
 from fst.io.images import load_rgb, pil_to_tensor, save_image_atomic, tensor_to_pil
@@ -33,7 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=Path, default=ASSETS)
     parser.add_argument("--pairs", type=int, nargs="+", default=[1, 3, 5, 9, 14, 21, 30, 39, 45, 51])
-    parser.add_argument("--cell", type=int, default=360)
+    parser.add_argument("--cell", type=int, default=300)
+    parser.add_argument("--optimised", type=Path, help="folder of optimisation results, in<N>.png")
+    parser.add_argument("--quality", type=int, default=85)
     parser.add_argument("--out", type=Path, default=Path("docs/figures/photo_style_sheet.jpg"))
     args = parser.parse_args()
     rows, labels = [], []
@@ -46,16 +54,18 @@ def main() -> None:
         regions = look.region_masks(
             (photo.height, photo.width), segmentation / f"in{number}.png", segmentation / f"tar{number}.png"
         )
+        optimised = args.optimised / f"in{number}.png" if args.optimised else None
         outputs = [
             tensor_to_pil(reinhard_image(pil_to_tensor(photo), pil_to_tensor(reference))),
+            load_rgb(optimised) if optimised and optimised.is_file() else Image.new("RGB", photo.size, "lightgrey"),
             tensor_to_pil(look(photo).float() / 255),
             tensor_to_pil(look(photo, regions).float() / 255),
         ]
         rows.append([letterbox(image, args.cell) for image in (photo, reference, *outputs)])
         labels.append(f"pair {number}")
-    columns = ["photo", "reference", "Reinhard (global Lab)", "fst --photo-style", "fst --photo-style --masks"]
+    columns = ["photo", "reference", "Reinhard (global Lab)", "optimisation, 2 passes", "fst", "fst --masks"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_image_atomic(label_grid(rows, labels, columns), args.out, quality=90)
+    save_image_atomic(label_grid(rows, labels, columns), args.out, quality=args.quality)
     print(args.out)
 
 

@@ -15,6 +15,7 @@ The runs use this checkout's `fst` (PYTHONPATH), not whatever copy the interpret
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -168,3 +169,18 @@ def test_stylize_ray() -> None:
     assert result.returncode == 0, result.stderr
     assert "| ray |" in result.stdout and "Ray start-up" in result.stdout
     assert "inf dB" in result.stdout  # the same images as the local engine
+
+
+def test_photo_judge_rows_name_their_pair(tmp_path: Path) -> None:
+    # The Reinhard rows of pairs.csv were numbered 0, 1, ... (their index), the others by pair.
+    judge = REPO.parent / "shared" / "tools" / "photo_judge.py"
+    assets = Path(os.environ.get("FST_ASSETS", REPO.parent / "shared" / "assets")) / "photo_style"
+    if not judge.is_file() or not assets.is_dir():
+        pytest.skip("the shared photo judge or Luan's pairs are absent")
+    args = ["--pairs", "2-3", "--methods", "sliced", "--masks", "no", "--out", str(tmp_path), "--judge", str(judge)]
+    result = run_script("scripts/judge_photo_style.py", *args, "--assets", str(assets))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader((tmp_path / "pairs.csv").open()))
+    assert {(row["method"], row["pair"]) for row in rows} == {
+        (method, pair) for method in ("reinhard (judge)", "sliced") for pair in ("2", "3")
+    }
