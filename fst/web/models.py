@@ -42,6 +42,9 @@ class EmailToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(10))  # "verify" or "reset"
     expires_at: Mapped[float] = mapped_column(Float)
+    # A sign-up for an address not confirmed yet: the password chosen with it, set when this link
+    # confirms the address (so an earlier sign-up's password, maybe an attacker's, does not stay).
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class LoginSession(Base):
