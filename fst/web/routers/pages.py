@@ -36,6 +36,7 @@ from fst.web.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+templates.env.filters["display_name"] = styles.display_name
 
 CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 

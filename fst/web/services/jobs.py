@@ -191,6 +191,7 @@ def job_out(session: Session, job: Job) -> JobOut:
         progress=job.progress,
         eta_s=seconds_left(job),
         style=job.style,
+        style_title=styles.display_name(job.style),
         strength=job.strength,
         preserve_color=job.preserve_color,
         error=job.error,
