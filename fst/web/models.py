@@ -71,7 +71,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex: not guessable
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    style: Mapped[str] = mapped_column(String(100))  # a shipped style's name, or "image"
+    style: Mapped[str] = mapped_column(String(100))  # a shipped style, a painting, "your image" or "photo look"
     photo_path: Mapped[str] = mapped_column(String(200))  # relative to the data dir; names are ours
     style_image_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
     result_path: Mapped[str | None] = mapped_column(String(200), nullable=True)

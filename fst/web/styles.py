@@ -17,6 +17,9 @@ from fst import zoo
 from fst.checkpoint import read_metadata
 
 ARBITRARY_STYLE_FILE = "adain.safetensors"
+# A photo look's job "style": a reference photo's colours and light (`fst.photo`), no painting. Not
+# a shipped style's name (those have no spaces), shown as "Photo look".
+PHOTO_LOOK = "photo look"
 GALLERY_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 
