@@ -59,12 +59,24 @@ class Stuck(RuntimeError):
 
 
 class Latencies:
-    """API call latencies, and the 5xx answers (retried, counted: any fails the run)."""
+    """API call latencies, and the 5xx answers (retried, counted: any fails the run); also when
+    the clients sent their first submit and saw their last job end (the jobs' window as clients see
+    it, without the sign-ups before it)."""
 
     def __init__(self) -> None:
         self.values: list[float] = []
         self.server_errors: list[str] = []
         self.lock = threading.Lock()
+        self.first_submit = float("inf")
+        self.last_end = 0.0
+
+    def submitting(self) -> None:
+        with self.lock:
+            self.first_submit = min(self.first_submit, time.perf_counter())
+
+    def ended(self) -> None:
+        with self.lock:
+            self.last_end = max(self.last_end, time.perf_counter())
 
     def server_error(self, what: str) -> None:
         with self.lock:
@@ -254,6 +266,7 @@ def user_session(
     def one_job(_: int) -> str:
         key = uuid.uuid4().hex  # the same key on every retry: a lost response never makes a second job
         files = {"photo": ("photo.jpg", photo, "image/jpeg")}
+        latencies.submitting()
         submitted = call(
             latencies,
             client.post,
@@ -267,6 +280,7 @@ def user_session(
         while time.time() < deadline:
             status = call(latencies, client.get, f"/api/jobs/{job_id}").json()
             if status["status"] in ("done", "failed"):
+                latencies.ended()
                 return status["status"]
             time.sleep(1.0)  # the pages poll every 0.7 s
         raise Stuck(f"job {job_id} of {email} had not ended by the deadline")
@@ -414,6 +428,9 @@ def main() -> int:
         "client_saw_done": outcomes.count("done"),
         "seconds": round(elapsed, 2),
         "jobs_per_s": round(len(outcomes) / elapsed, 2),
+        # As the clients saw it from their first submit to the last job they saw end (their 1-s
+        # polls included; the sign-ups before, Argon2 and the e-mailed link, left out).
+        "jobs_per_s_from_first_submit": round(len(outcomes) / (latencies.last_end - latencies.first_submit), 2),
         "api_calls": len(latencies.values),
         "api_p50_ms": round(1000 * latencies.percentile(0.5), 1),
         "api_p95_ms": round(1000 * latencies.percentile(0.95), 1),
@@ -430,6 +447,9 @@ def main() -> int:
     during = figures["worker_images_per_s_during_load"]
     # The issue's bar: end-to-end jobs/s within 10% of what the worker itself did meanwhile.
     figures["jobs_per_s_over_worker_during_load"] = round(figures["jobs_per_s"] / during, 3) if during else None
+    if during:
+        ratio = figures["jobs_per_s_from_first_submit"] / during
+        figures["jobs_per_s_from_first_submit_over_worker_during_load"] = round(ratio, 3)
     if during and figures["service_jobs_per_s"]:
         figures["service_jobs_per_s_over_worker_during_load"] = round(figures["service_jobs_per_s"] / during, 3)
     shutil.rmtree(root, ignore_errors=True)
