@@ -51,7 +51,9 @@ def server(settings, tmp_path):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 30
+    # The first server of a process imports torch and writes the style previews: on a busy 2-core
+    # machine that took over 30 s (the test then failed before opening a page).
+    deadline = time.time() + 120
     while not server.started:
         assert time.time() < deadline, "the server did not start"
         time.sleep(0.05)
