@@ -59,12 +59,24 @@ class Stuck(RuntimeError):
 
 
 class Latencies:
-    """API call latencies, and the 5xx answers (retried, counted: any fails the run)."""
+    """API call latencies, and the 5xx answers (retried, counted: any fails the run); also when
+    the clients sent their first submit and saw their last job end (the jobs' window as clients see
+    it, without the sign-ups before it)."""
 
     def __init__(self) -> None:
         self.values: list[float] = []
         self.server_errors: list[str] = []
         self.lock = threading.Lock()
+        self.first_submit = float("inf")
+        self.last_end = 0.0
+
+    def submitting(self) -> None:
+        with self.lock:
+            self.first_submit = min(self.first_submit, time.perf_counter())
+
+    def ended(self) -> None:
+        with self.lock:
+            self.last_end = max(self.last_end, time.perf_counter())
 
     def server_error(self, what: str) -> None:
         with self.lock:
@@ -193,11 +205,23 @@ def wait_for_token(data_dir: Path, email: str, kind: str, seconds: float = 20.0)
     return None
 
 
+def newest_link(data_dir: Path, email: str) -> tuple[str, str] | None:
+    """(kind, token) of the newest `/verify` or `/reset` link e-mailed to `email`."""
+    box = mailbox.Maildir(data_dir / "mail", create=True)
+    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
+    for key in reversed(order):
+        if box[key]["To"] == email:
+            found = re.search(r"/(verify|reset)\?token=([A-Za-z0-9_-]+)", box[key].get_payload(decode=True).decode())
+            if found:
+                return found.group(1), found.group(2)
+    return None
+
+
 def sign_up(client: httpx.Client, data_dir: Path, email: str, latencies: Latencies) -> None:
     """Sign up and sign in by the e-mailed link (the free credits come with it). A sign-up answers
     202 whether or not the address has an account; if a web restart lost the link, or its answer,
-    a second sign-up e-mails a reset link (the same password set again confirms the address), and
-    the password then logs in."""
+    a second sign-up e-mails a new confirmation link (the address is not confirmed yet) or a reset
+    link (it is: the same password set again), and the password then logs in."""
     credentials = {"email": email, "password": PASSWORD}
     response = call(latencies, client.post, "/api/auth/register", json=credentials)
     assert response.status_code == 202, response.text
@@ -205,9 +229,17 @@ def sign_up(client: httpx.Client, data_dir: Path, email: str, latencies: Latenci
     if token and call(latencies, client.post, "/api/auth/verify", json={"token": token}).status_code == 200:
         return
     for _ in range(3):
+        seen = newest_link(data_dir, email)
         call(latencies, client.post, "/api/auth/register", json=credentials)
-        token = wait_for_token(data_dir, email, "reset")
-        if token is None:
+        deadline = time.time() + 20.0  # the mail is sent after the answer
+        while (link := newest_link(data_dir, email)) == seen and time.time() < deadline:
+            time.sleep(0.2)
+        if link is None or link == seen:
+            continue
+        kind, token = link
+        if kind == "verify":
+            if call(latencies, client.post, "/api/auth/verify", json={"token": token}).status_code == 200:
+                return
             continue
         reset = {"token": token, "password": PASSWORD}
         call(latencies, client.post, "/api/auth/password-reset/confirm", json=reset)
@@ -234,6 +266,7 @@ def user_session(
     def one_job(_: int) -> str:
         key = uuid.uuid4().hex  # the same key on every retry: a lost response never makes a second job
         files = {"photo": ("photo.jpg", photo, "image/jpeg")}
+        latencies.submitting()
         submitted = call(
             latencies,
             client.post,
@@ -247,6 +280,7 @@ def user_session(
         while time.time() < deadline:
             status = call(latencies, client.get, f"/api/jobs/{job_id}").json()
             if status["status"] in ("done", "failed"):
+                latencies.ended()
                 return status["status"]
             time.sleep(1.0)  # the pages poll every 0.7 s
         raise Stuck(f"job {job_id} of {email} had not ended by the deadline")
@@ -394,6 +428,9 @@ def main() -> int:
         "client_saw_done": outcomes.count("done"),
         "seconds": round(elapsed, 2),
         "jobs_per_s": round(len(outcomes) / elapsed, 2),
+        # As the clients saw it from their first submit to the last job they saw end (their 1-s
+        # polls included; the sign-ups before, Argon2 and the e-mailed link, left out).
+        "jobs_per_s_from_first_submit": round(len(outcomes) / (latencies.last_end - latencies.first_submit), 2),
         "api_calls": len(latencies.values),
         "api_p50_ms": round(1000 * latencies.percentile(0.5), 1),
         "api_p95_ms": round(1000 * latencies.percentile(0.95), 1),
@@ -410,6 +447,9 @@ def main() -> int:
     during = figures["worker_images_per_s_during_load"]
     # The issue's bar: end-to-end jobs/s within 10% of what the worker itself did meanwhile.
     figures["jobs_per_s_over_worker_during_load"] = round(figures["jobs_per_s"] / during, 3) if during else None
+    if during:
+        ratio = figures["jobs_per_s_from_first_submit"] / during
+        figures["jobs_per_s_from_first_submit_over_worker_during_load"] = round(ratio, 3)
     if during and figures["service_jobs_per_s"]:
         figures["service_jobs_per_s_over_worker_during_load"] = round(figures["service_jobs_per_s"] / during, 3)
     shutil.rmtree(root, ignore_errors=True)

@@ -42,6 +42,9 @@ class EmailToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(10))  # "verify" or "reset"
     expires_at: Mapped[float] = mapped_column(Float)
+    # A sign-up for an address not confirmed yet: the password chosen with it, set when this link
+    # confirms the address (so an earlier sign-up's password, maybe an attacker's, does not stay).
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class LoginSession(Base):
@@ -68,7 +71,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex: not guessable
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    style: Mapped[str] = mapped_column(String(100))  # a shipped style's name, or "image"
+    style: Mapped[str] = mapped_column(String(100))  # a shipped style, a painting, "your image" or "photo look"
     photo_path: Mapped[str] = mapped_column(String(200))  # relative to the data dir; names are ours
     style_image_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
     result_path: Mapped[str | None] = mapped_column(String(200), nullable=True)

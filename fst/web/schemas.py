@@ -50,6 +50,7 @@ class JobOut(BaseModel):
     progress: float  # 0..1
     eta_s: float | None = None  # while running: seconds left, as the worker estimates them (None: not yet known)
     style: str
+    style_title: str = ""  # the style as people read it: "Composition VII"
     strength: float
     preserve_color: bool
     error: str | None

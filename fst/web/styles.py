@@ -17,6 +17,9 @@ from fst import zoo
 from fst.checkpoint import read_metadata
 
 ARBITRARY_STYLE_FILE = "adain.safetensors"
+# A photo look's job "style": a reference photo's colours and light (`fst.photo`), no painting. Not
+# a shipped style's name (those have no spaces), shown as "Photo look".
+PHOTO_LOOK = "photo look"
 GALLERY_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 
@@ -30,10 +33,6 @@ class Style:
     painting: str  # the style image's file name, from the metadata ("" when unknown)
 
 
-def _title(name: str) -> str:
-    return name.replace("_", " ").strip().capitalize()
-
-
 @lru_cache(maxsize=8)
 def _scan(checkpoints_dir: Path, stamp: tuple[tuple[str, float], ...]) -> tuple[Style, ...]:
     # fst.zoo knows multi-style files; a name in several files is offered once, from the file
@@ -45,7 +44,7 @@ def _scan(checkpoints_dir: Path, stamp: tuple[tuple[str, float], ...]) -> tuple[
         metadata = read_metadata(shipped.path)
         entries = metadata.get("styles") or [metadata.get("style") or {}]
         painting = next((str(e.get("file", "")) for e in entries if e.get("name") == shipped.name), "")
-        styles[shipped.name] = Style(shipped.name, _title(shipped.name), shipped.path, painting)
+        styles[shipped.name] = Style(shipped.name, display_name(shipped.name), shipped.path, painting)
     return tuple(sorted(styles.values(), key=lambda style: style.name))
 
 
@@ -79,14 +78,35 @@ def gallery_painting(paintings_dir: Path | None, name: str) -> Path | None:
     return paintings_dir / name
 
 
-def painting_title(name: str) -> str:
-    """A painting's label from its file name: `claude_monet__water_lilies.jpg` -> "Water lilies, Claude Monet"."""
-    stem = name.rsplit(".", 1)[0]
+# Words a title keeps in lower case after its first word (articles, short prepositions, name particles).
+_SMALL = "a an and at by de del der des di du for from in la le of on or over sur the to van von with"
+SMALL_WORDS = frozenset(_SMALL.split())
+ROMAN = re.compile(r"(?=[ivxlc])(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})|c{1,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
+
+
+def _title_case(text: str) -> str:
+    """`starry_night_over_the_rhone` -> "Starry Night over the Rhone"; roman numerals upper-case."""
+    words = re.sub(r"[_\-\s]+", " ", text).strip().split(" ")
+
+    def word(index: int, w: str) -> str:
+        if ROMAN.fullmatch(w):
+            return w.upper()
+        return w if index and w in SMALL_WORDS else w[:1].upper() + w[1:]
+
+    return " ".join(word(i, w) for i, w in enumerate(words))
+
+
+def display_name(name: str) -> str:
+    """How a style, painting or job's style is shown: `composition_vii` -> "Composition VII",
+    `wassily_kandinsky__composition_vii` (a gallery painting, with or without its extension) ->
+    "Composition VII, Wassily Kandinsky". Names already in words (`your image`) keep their case."""
+    stem = re.sub(r"\.(jpe?g|png|webp)$", "", name, flags=re.IGNORECASE)
+    if "_" not in stem:
+        return stem[:1].upper() + stem[1:]
     painter, _, title = stem.rpartition("__")  # the gallery's names are painter__title
+    return f"{_title_case(title)}, {_title_case(painter)}" if painter else _title_case(title)
 
-    def words(text: str) -> str:
-        return re.sub(r"[_\-\s]+", " ", text).strip()
 
-    title = words(title)
-    title = title[:1].upper() + title[1:]
-    return f"{title}, {words(painter).title()}" if painter else title
+def painting_title(name: str) -> str:
+    """A painting's label from its file name: `claude_monet__water_lilies.jpg` -> "Water Lilies, Claude Monet"."""
+    return display_name(name)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fst import resources
 from fst.io.images import ImageReadError
 from fst.periodic import every
+from fst.photo.files import photo_look_file
 from fst.stylize.engine import ImageStyle, StyleEngine, TrainedStyle
 from fst.stylize.options import Controls, Performance
 from fst.web import styles
@@ -110,21 +111,27 @@ class StyleWorker:
             try:
                 if self.settings.job_stall_s:
                     time.sleep(self.settings.job_stall_s)  # crash tests kill the worker here
-                style: styles.Style | Path | None = (
-                    data_dir / held.style_image_path
-                    if held.style_image_path
-                    else styles.find_style(self.settings.checkpoints_dir, held.style)
-                )
-                if style is None:
-                    raise _JobError(f"the style {held.style!r} is no longer available")
-                self.stylize(
-                    data_dir / held.photo_path,
-                    style,
-                    held.strength,
-                    held.preserve_color,
-                    data_dir / result,
-                    JobProgress(self.factory, held, self.settings.job_lease_s),
-                )
+                progress = JobProgress(self.factory, held, self.settings.job_lease_s)
+                if held.style == styles.PHOTO_LOOK and held.style_image_path:
+                    # A reference photo's look (fst.photo): no net to load; strength does not apply.
+                    reference = data_dir / held.style_image_path
+                    photo_look_file(data_dir / held.photo_path, reference, data_dir / result, on_progress=progress)
+                else:
+                    style: styles.Style | Path | None = (
+                        data_dir / held.style_image_path
+                        if held.style_image_path
+                        else styles.find_style(self.settings.checkpoints_dir, held.style)
+                    )
+                    if style is None:
+                        raise _JobError(f"the style {held.style!r} is no longer available")
+                    self.stylize(
+                        data_dir / held.photo_path,
+                        style,
+                        held.strength,
+                        held.preserve_color,
+                        data_dir / result,
+                        progress,
+                    )
             except _JobError as error:
                 job_states.fail(self.factory, held, str(error))
                 return

@@ -108,15 +108,60 @@ def test_sign_up_notices_to_a_taken_address_are_limited(client) -> None:
     assert len(mails(client, "ada@example.com")) - before == 5  # FST_WEB_RESETS_PER_HOUR: 5
 
 
-def test_the_notice_to_a_taken_address_resets_the_password_and_confirms_it(client) -> None:
-    """An unconfirmed account's owner (who lost the first link, or whose address someone else
-    signed up with) gets a reset link: it sets their own password and confirms the address."""
-    register(client, verify=False)
+def test_the_notice_to_a_confirmed_address_offers_a_password_reset(client) -> None:
+    """A confirmed account's owner (who forgot they had signed up) gets a reset link: it sets a
+    new password; the sign-up's own password is not set."""
+    register(client)
+    client.post("/api/auth/logout")
     client.post("/api/auth/register", json={"email": "ada@example.com", "password": "someone else's password"})
+    assert login(client, password="someone else's password") == 401
     token = mailed_token(client, "ada@example.com", "reset")
     done = client.post("/api/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
     assert done.status_code == 204
     assert login(client, password=NEW_PASSWORD) == 200 and client.get("/api/auth/me").json()["verified"] is True
+
+
+def verify_links(client, to: str) -> list[str]:
+    """Every confirmation token e-mailed to `to`, oldest first."""
+    found = [
+        re.findall(r"/verify\?token=([A-Za-z0-9_-]+)", m.get_payload(decode=True).decode()) for m in mails(client, to)
+    ]
+    return [token for tokens in found for token in tokens]
+
+
+def test_a_pre_registered_address_cannot_be_hijacked(client) -> None:
+    """Pre-account hijack: an attacker signs up with the victim's address first (unconfirmed, the
+    attacker's password); the victim signs up later and confirms by the link in their inbox. The
+    account must end with the victim's password, not the attacker's, and the attacker's link dead."""
+    attacker = "attacker's own passphrase, 9 words"
+    register(client, password=attacker, verify=False)
+    assert register(client, password=PASSWORD, verify=False) == {"detail": SIGN_UP_SENT}  # no leak
+    *older, newest = verify_links(client, "ada@example.com")  # the victim clicks the newest link
+    verified = client.post("/api/auth/verify", json={"token": newest})
+    assert verified.status_code == 200 and verified.json()["verified"] is True
+    client.post("/api/auth/logout")
+    assert login(client, password=attacker) == 401
+    assert login(client, password=PASSWORD) == 200
+    # The attacker's link (in the victim's inbox too) no longer works, nor signs anyone in.
+    client.post("/api/auth/logout")
+    assert older and all(client.post("/api/auth/verify", json={"token": t}).status_code == 400 for t in older)
+    assert client.get("/api/auth/me").status_code == 401
+
+
+def test_a_newer_sign_up_link_sets_its_own_password_and_ends_sessions(client) -> None:
+    """Of two unconfirmed sign-ups for one address, the link clicked sets the password that came
+    with it; a confirmed address's owner gets the notice instead (not a link that changes it)."""
+    register(client, password="attacker's own passphrase, 9 words", verify=False)
+    register(client, password=NEW_PASSWORD, verify=False)
+    client.post("/api/auth/verify", json={"token": verify_links(client, "ada@example.com")[-1]})
+    client.post("/api/auth/logout")
+    assert login(client, password=NEW_PASSWORD) == 200
+    # Confirmed now: another sign-up mails the notice, and the password stays.
+    before = len(verify_links(client, "ada@example.com"))
+    register(client, password="attacker's own passphrase, 9 words", verify=False)
+    assert mails(client, "ada@example.com")[-1]["Subject"] == "Someone tried to sign up with your address"
+    assert len(verify_links(client, "ada@example.com")) == before
+    assert login(client, password=NEW_PASSWORD) == 200
 
 
 # Password reset -------------------------------------------------------------------------------

@@ -51,7 +51,9 @@ def server(settings, tmp_path):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 30
+    # The first server of a process imports torch and writes the style previews: on a busy 2-core
+    # machine that took over 30 s (the test then failed before opening a page).
+    deadline = time.time() + 120
     while not server.started:
         assert time.time() < deadline, "the server did not start"
         time.sleep(0.05)
@@ -114,6 +116,7 @@ def test_sign_up_upload_watch_and_download(server, settings, shots, tmp_path) ->
             snap(page, shots, "desktop-signup")
             page.click("button[type=submit]")
             assert "Check your inbox" in page.inner_text("h1")  # signed in by the e-mailed link
+            snap(page, shots, "desktop-signup-sent")
             page.goto(mailed_link(settings, "browser@example.com", "verify"))
             page.goto(server + "/")
             assert "3 credits" in page.inner_text("header")
@@ -154,6 +157,17 @@ def test_sign_up_upload_watch_and_download(server, settings, shots, tmp_path) ->
             mobile.click("text=Delete")
             mobile.wait_for_url("**/gallery")
             assert mobile.locator(".tile").count() == 0
+
+            newcomer = browser.new_context(viewport=PHONE, is_mobile=True).new_page()  # signs up on a phone
+            newcomer.goto(server + "/signup")
+            newcomer.fill("input[name=email]", "phone@example.com")
+            newcomer.fill("input[name=password]", "a long enough password")
+            newcomer.click("button[type=submit]")
+            assert "Check your inbox" in newcomer.inner_text("h1") and "phone@example.com" in newcomer.inner_text(
+                "main"
+            )
+            assert newcomer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            snap(newcomer, shots, "phone-signup-sent")
         finally:
             browser.close()
 
@@ -236,6 +250,60 @@ def test_pages_pass_the_policy_and_fit_a_phone(server, settings, shots, tmp_path
             mobile.wait_for_url("**/gallery")
             assert mobile.locator(".tile").count() == 0
             assert [e for e in errors if "status of 404" not in e] == []
+        finally:
+            browser.close()
+
+
+def reference_photo(tmp_path: Path) -> Path:
+    """A warm, sunset-coloured reference for the photo look."""
+    path = tmp_path / "sunset.jpg"
+    gradient = Image.linear_gradient("L").resize((240, 160))
+    Image.merge(
+        "RGB",
+        (gradient.point(lambda v: 160 + v // 3), gradient.point(lambda v: 60 + v // 3), gradient.point(lambda v: 30)),
+    ).save(path)
+    return path
+
+
+def test_photo_look_desktop_and_phone(server, settings, shots, tmp_path) -> None:
+    """A photo look from the upload form: the reference photo's colours, shown with before/after."""
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            errors: list[str] = []
+            context = browser.new_context(viewport=DESKTOP)
+            page = context.new_page()
+            watch_console(page, errors)
+            sign_up_and_confirm(page, server, settings, "look@example.com")
+            page.goto(server + "/")
+            page.set_input_files("input[name=photo]", str(photo(tmp_path)))
+            page.set_input_files("input[name=reference]", str(reference_photo(tmp_path)))
+            page.locator("#photo-look").scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "desktop-photo-look-form.png"))  # the viewport: the new control
+            page.click("#upload button[type=submit]")
+            page.wait_for_url("**/jobs/*")
+            assert "Photo look" in page.inner_text("h1")
+            page.wait_for_selector("#result-image", state="visible", timeout=60_000)
+            page.wait_for_function("() => document.getElementById('original-image').naturalWidth > 0")
+            page.fill("#compare-slider", "50")
+            snap(page, shots, "desktop-photo-look-done")
+            job_url = page.url
+
+            mobile = browser.new_context(
+                viewport=PHONE, storage_state=context.storage_state(), is_mobile=True
+            ).new_page()
+            watch_console(mobile, errors)
+            mobile.goto(server + "/")
+            mobile.locator("#photo-look").scroll_into_view_if_needed()
+            assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            mobile.screenshot(path=str(shots / "phone-photo-look-form.png"))
+            mobile.goto(job_url)
+            mobile.wait_for_function("() => document.getElementById('result-image').naturalWidth > 0")
+            assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            snap(mobile, shots, "phone-photo-look-done")
+            mobile.goto(server + "/gallery")
+            assert "Photo look" in mobile.inner_text(".tile-name")
+            assert errors == [], errors
         finally:
             browser.close()
 

@@ -14,6 +14,7 @@ from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 from fst.stylize.loading import load_stylizer
 from fst.web import styles
+from tests.web.conftest import register, submit
 
 
 def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> None:
@@ -29,7 +30,7 @@ def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> Non
     listed = styles.shipped_styles(tmp_path)
     assert [style.name for style in listed] == six
     starry = styles.find_style(tmp_path, "starry_night")
-    assert (starry.title, starry.painting) == ("Starry night", "starry_night.jpg")
+    assert (starry.title, starry.painting) == ("Starry Night", "starry_night.jpg")
     net = TransformerNet(channels=[8, 16, 32], num_residual_blocks=1)
     export(net, tmp_path / "b_file.safetensors", {"style": {"name": "udnie"}})
     export(net, tmp_path / "c_file.safetensors", {"style": {"name": "mosaic"}})
@@ -104,3 +105,27 @@ def test_worker_writes_a_preview_per_style(client) -> None:
     assert client.get("/styles/mona_lisa/preview.jpg").status_code == 404
     listed = {style["name"]: style for style in client.get("/api/styles").json()["styles"]}
     assert listed["starry_night"]["preview_url"] == "/styles/starry_night/preview.jpg"
+
+
+def test_names_are_shown_properly_capitalised() -> None:
+    """Roman numerals upper-case, every word of a name capitalised but the small ones (issue 26:
+    the site read "Composition vii")."""
+    assert styles.display_name("composition_vii") == "Composition VII"
+    assert styles.display_name("the_shipwreck_of_the_minotaur") == "The Shipwreck of the Minotaur"
+    assert styles.display_name("starry_night") == "Starry Night"
+    assert styles.display_name("louis_xiv_in_the_civil_war") == "Louis XIV in the Civil War"
+    assert styles.display_name("wassily_kandinsky__composition_vii") == "Composition VII, Wassily Kandinsky"
+    assert styles.display_name("vincent_van_gogh__starry_night_over_the_rhone.jpg") == (
+        "Starry Night over the Rhone, Vincent van Gogh"
+    )
+    assert styles.painting_title("j_m_w_turner__shipwreck.jpg") == "Shipwreck, J M W Turner"
+    assert styles.display_name("your image") == "Your image"  # already words: kept as written
+
+
+def test_pages_show_display_names(client) -> None:
+    register(client)
+    assert "Composition VII" in client.get("/").text
+    job = submit(client, style="composition_vii").json()
+    assert job["style_title"] == "Composition VII"
+    for page in (client.get(f"/jobs/{job['id']}").text, client.get("/gallery").text):
+        assert "Composition VII" in page and "Composition vii" not in page

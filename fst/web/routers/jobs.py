@@ -34,12 +34,16 @@ def api_submit(
     painting: Annotated[
         str | None, Form(max_length=200, description="a painting of the gallery as the style image")
     ] = None,
+    reference: Annotated[
+        UploadFile | None, File(description="a reference photo: its colours and light on the photo (a photo look)")
+    ] = None,
     strength: Annotated[float, Form(ge=0.0, le=1.0)] = 1.0,
     preserve_color: Annotated[bool, Form()] = False,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
 ) -> JobOut:
     """Stylize a photo with a shipped style, or any style image or gallery painting (the arbitrary-style
-    model); one credit when billing is on."""
+    model), or give it a reference photo's look (`reference`: strength and keep-colours do not apply);
+    one credit when billing is on."""
     limit = connections.settings.max_upload_bytes
     request = jobs.JobRequest(
         photo=read_upload(photo, limit) or b"",
@@ -48,6 +52,7 @@ def api_submit(
         preserve_color=preserve_color,
         style_image=read_upload(style_image, limit),
         gallery_painting=painting,
+        reference=read_upload(reference, limit),
         idempotency_key=idempotency_key,
     )
     created, new = jobs.submit(session, connections, user, request)

@@ -36,6 +36,7 @@ from fst.web.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+templates.env.filters["display_name"] = styles.display_name
 
 CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 
@@ -155,6 +156,7 @@ def submit_form(
     style: Annotated[list[str] | None, Form()] = None,
     style_image: Annotated[UploadFile | None, File()] = None,
     painting: Annotated[str | None, Form()] = None,
+    reference: Annotated[UploadFile | None, File()] = None,
     strength: Annotated[float, Form()] = 1.0,
     preserve_color: Annotated[bool, Form()] = False,
     csrf: CsrfField = None,
@@ -171,6 +173,8 @@ def submit_form(
         # A browser sends an empty part for a file input left empty: that is no style image.
         style_image=read_upload(style_image, limit) if style_image and style_image.filename else None,
         gallery_painting=painting or None,
+        # A reference photo makes it a photo look (the preselected style is then not used).
+        reference=read_upload(reference, limit) if reference and reference.filename else None,
     )
     try:
         created, _ = jobs.submit(session, connections, user, job_request)

@@ -5,7 +5,12 @@ Links sent by e-mail carry a random token (256 bits); the table keeps its SHA-25
 single-use (consumed by one conditional DELETE, so two concurrent uses cannot both pass), expires,
 and only the newest of its kind works. A new account signs in by its confirmation link (not by
 its password until then) and gets its free credits with it (issue 26: sign-ups handing out
-credits). A sign-up for a taken address e-mails its owner instead (`sign_up_mail`).
+credits). A sign-up for a confirmed address e-mails its owner a notice instead (`sign_up_mail`).
+
+Pre-account hijack: someone may sign up with another person's address first. A later sign-up for
+the still unconfirmed address gets a new link carrying its own password (the earlier link stops
+working), and confirming by it sets that password and ends every session: the account is never
+confirmed with a password its first sign-up chose unless that link is the one clicked.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from sqlalchemy import delete, func, select, update
@@ -33,12 +39,27 @@ RESET_TTL_S = 3600.0  # a reset link is a key to the account: short-lived
 BAD_LINK = "this link is invalid, used or expired; ask for a new one"
 
 
-def _issue(session: Session, user_id: int, purpose: str, ttl_s: float) -> str:
+@dataclass(frozen=True)
+class Link:
+    """A consumed token: whose it was, and the password it sets (a sign-up's; None: keep the current)."""
+
+    user_id: int
+    password_hash: str | None
+
+
+def _issue(session: Session, user_id: int, purpose: str, ttl_s: float, password_hash: str | None = None) -> str:
     """A new token for `purpose` (earlier ones of the user for it stop working); committed."""
     session.execute(delete(EmailToken).where(EmailToken.user_id == user_id, EmailToken.purpose == purpose))
     token = secrets.token_urlsafe(32)
+    expires_at = time.time() + ttl_s
     session.add(
-        EmailToken(token_hash=token_hash(token), user_id=user_id, purpose=purpose, expires_at=time.time() + ttl_s)
+        EmailToken(
+            token_hash=token_hash(token),
+            user_id=user_id,
+            purpose=purpose,
+            expires_at=expires_at,
+            password_hash=password_hash,
+        )
     )
     session.commit()
     return token
@@ -51,29 +72,42 @@ def _peek(session: Session, token: str, purpose: str) -> EmailToken | None:
     return row
 
 
-def _consume(session: Session, token: str, purpose: str) -> int:
-    """The token's user id, the token deleted (not committed). Raises ServiceError for a bad token."""
+def _consume(session: Session, token: str, purpose: str) -> Link:
+    """The token's link, the token deleted (not committed). Raises ServiceError for a bad token."""
     row = _peek(session, token, purpose)
+    link = Link(row.user_id, row.password_hash) if row else None
     # Conditional on the row still being there: of two concurrent uses only one deletes it.
-    if row is None or session.execute(delete(EmailToken).where(EmailToken.token_hash == row.token_hash)).rowcount != 1:
+    if (
+        link is None
+        or session.execute(delete(EmailToken).where(EmailToken.token_hash == token_hash(token))).rowcount != 1
+    ):
         session.rollback()
         raise ServiceError(BAD_LINK)
-    return row.user_id
+    return link
 
 
-def verification_mail(session: Session, settings: Settings, user: User) -> EmailMessage:
-    """A new confirmation link for `user`'s address (the token committed), as a message to send."""
-    token = _issue(session, user.id, VERIFY, VERIFY_TTL_S)
+def verification_mail(
+    session: Session, settings: Settings, user: User, password_hash: str | None = None
+) -> EmailMessage:
+    """A new confirmation link for `user`'s address (the token committed), as a message to send;
+    with `password_hash`, confirming by it sets that password (a later sign-up's)."""
+    token = _issue(session, user.id, VERIFY, VERIFY_TTL_S, password_hash)
     link = f"{settings.resolved_public_url()}/verify?token={token}"
     credits = f" and get your {settings.free_credits} free credits" if settings.billing_enabled else ""
-    body = f"Welcome to fst.\n\nConfirm your e-mail address{credits}:\n\n{link}\n\nThe link works for 7 days.\n"
+    body = (
+        f"Welcome to fst.\n\nConfirm your e-mail address{credits}:\n\n{link}\n\n"
+        f"The link works for 7 days, with the password of your newest sign-up.\n"
+        f"If you did not sign up, ignore this message: nothing happens.\n"
+    )
     return mail.message(settings, user.email, "Confirm your e-mail address", body)
 
 
 def sign_up_mail(session: Session, settings: Settings, signup: SignUp) -> EmailMessage | None:
-    """What a sign-up e-mails: a new account its confirmation link; the owner of a taken address a
-    notice with a password-reset link (None past `resets_per_hour` such notices: nobody's inbox can
-    be flooded, and the sign-up is answered the same either way). Tokens committed."""
+    """What a sign-up e-mails: a new account its confirmation link; an unconfirmed address a new
+    confirmation link that sets this sign-up's password (see the module docstring); the owner of a
+    confirmed address a notice with a password-reset link. None past `resets_per_hour` mails to
+    a taken address: nobody's inbox can be flooded, and the sign-up is answered the same either
+    way. Tokens committed."""
     if signup.created:
         return verification_mail(session, settings, signup.user)
     user = signup.user
@@ -81,8 +115,9 @@ def sign_up_mail(session: Session, settings: Settings, signup: SignUp) -> EmailM
         reserve(session, f"signup-notice:{user.id}", settings.resets_per_hour, HOUR)
     except RateLimited:
         return None
-    # A reset link, not a sign-in link: an unconfirmed account's password may be someone else's
-    # (they signed up with this address first); setting a new one confirms the address too.
+    if user.email_verified_at is None:
+        return verification_mail(session, settings, user, signup.password_hash)
+    # A reset link, not a sign-in link: the account's password is its owner's, not this sign-up's.
     token = _issue(session, user.id, RESET, RESET_TTL_S)
     site = settings.resolved_public_url()
     body = (
@@ -108,15 +143,22 @@ def _mark_verified(session: Session, settings: Settings, user_id: int) -> None:
         .where(User.id == user_id, User.email_verified_at.is_(None))
         .values(email_verified_at=time.time(), credits=User.credits + settings.free_credits)
     )
+    # Pending confirmation links (some may carry another sign-up's password) stop working.
+    session.execute(delete(EmailToken).where(EmailToken.user_id == user_id, EmailToken.purpose == VERIFY))
 
 
 def verify_email(session: Session, settings: Settings, token: str) -> User:
-    """Confirm the address the token was sent to; the free credits come with it. Committed."""
-    user_id = _consume(session, token, VERIFY)
-    _mark_verified(session, settings, user_id)
-    session.commit()
-    user = session.get(User, user_id)
+    """Confirm the address the token was sent to; the free credits come with it. A link from a
+    later sign-up sets that sign-up's password, and every session and pending link ends. Committed."""
+    link = _consume(session, token, VERIFY)
+    user = session.get(User, link.user_id)
     assert user is not None  # the token's row would have been deleted with the user (cascade)
+    if link.password_hash is not None:
+        user.password_hash = link.password_hash
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        session.execute(delete(EmailToken).where(EmailToken.user_id == user.id))
+    _mark_verified(session, settings, user.id)
+    session.commit()
     session.refresh(user)
     return user
 

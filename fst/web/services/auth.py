@@ -37,10 +37,12 @@ LOGIN_FAILED = "wrong e-mail or password (a new account signs in first by the li
 @dataclass(frozen=True)
 class SignUp:
     """What a sign-up did: created `user`, or found the address taken (`created` False: the
-    caller answers as for a new account and e-mails the owner)."""
+    caller answers as for a new account and e-mails the owner). `password_hash` is the password
+    this sign-up chose: for a taken, unconfirmed address it goes with the new confirmation link."""
 
     user: User
     created: bool
+    password_hash: str
 
 
 def normalise_email(email: str) -> str:
@@ -87,7 +89,7 @@ def register(session: Session, settings: Settings, email: str, password: str, cl
     password_hash = hash_password(password)  # also for a taken address: the same time either way
     taken = session.scalar(select(User).where(func.lower(User.email) == email))
     if taken is not None:
-        return SignUp(taken, created=False)
+        return SignUp(taken, created=False, password_hash=password_hash)
     user = User(email=email, password_hash=password_hash, credits=0)
     session.add(user)
     try:
@@ -96,8 +98,8 @@ def register(session: Session, settings: Settings, email: str, password: str, cl
         session.rollback()
         taken = session.scalar(select(User).where(func.lower(User.email) == email))
         assert taken is not None
-        return SignUp(taken, created=False)
-    return SignUp(user, created=True)
+        return SignUp(taken, created=False, password_hash=password_hash)
+    return SignUp(user, created=True, password_hash=password_hash)
 
 
 def authenticate(session: Session, settings: Settings, email: str, password: str, client: str) -> User:

@@ -1,6 +1,10 @@
 """Stylize jobs as users see them: submit (checks, storage, charge and insert in one transaction,
 enqueue), look up, list, result file, delete. The state machine the worker drives is `job_states`.
 
+A job is a shipped style, a style image (the arbitrary-style model), or a photo look: a reference
+photo's colours and light on the photo (`fst.photo`; its style is `styles.PHOTO_LOOK`, the reference
+stored where a style image would be). All three go through the same upload checks and credit rules.
+
 Another user's job is always "no such job" (404), never "forbidden": its existence is not revealed.
 """
 
@@ -36,6 +40,7 @@ class JobRequest:
     preserve_color: bool = False
     style_image: bytes | None = None
     gallery_painting: str | None = None
+    reference: bytes | None = None  # a photo look's reference photo
     idempotency_key: str | None = None
 
 
@@ -61,11 +66,16 @@ def submit(session: Session, connections: Connections, user: User, request: JobR
     if request.idempotency_key and (earlier := _by_idempotency_key(session, user, request.idempotency_key)):
         return [earlier], False  # a retried request returns the job its first attempt created
     _count_upload(session, settings, user)
-    style_image = arbitrary_style_image(settings, request)
-    names = _style_names(settings, request, style_image)
+    if request.reference is not None:  # a photo look: the reference photo is its one style input
+        if request.style_image is not None or request.gallery_painting:
+            raise ServiceError("a photo look takes a reference photo alone: no style image or painting with it")
+        second, names, label = request.reference, [styles.PHOTO_LOOK], "reference photo"
+    else:
+        second = arbitrary_style_image(settings, request)
+        names, label = _style_names(settings, request, second), "style image"
     if not 0.0 <= request.strength <= 1.0:
         raise ServiceError("strength must be between 0 and 1")
-    stored = _store_uploads(settings, user, request.photo, style_image, copies=len(names))
+    stored = _store_uploads(settings, user, request.photo, second, copies=len(names), label=label)
     created = _new_jobs(user, request, names, stored, charged=settings.billing_enabled)
     try:
         # The charge and the rows commit together or not at all.
@@ -103,15 +113,18 @@ def _style_names(settings: Settings, request: JobRequest, style_image: bytes | N
     return names
 
 
-def _store_uploads(settings: Settings, user: User, photo: bytes, style_image: bytes | None, copies: int) -> _Stored:
-    """Check both images, then store them; on any failure nothing stays on disk.
+def _store_uploads(
+    settings: Settings, user: User, photo: bytes, style_image: bytes | None, copies: int, label: str = "style image"
+) -> _Stored:
+    """Check both images (the second, a style image or reference photo, named `label` in errors),
+    then store them; on any failure nothing stays on disk.
 
     Raises:
         UploadError: an image is empty, too large, not an image or undecodable (400 or 413).
     """
     limits = (settings.max_upload_bytes, settings.max_upload_pixels)
     checked = uploads.check_image(photo, *limits)
-    style_checked = None if style_image is None else uploads.check_image(style_image, *limits, "style image")
+    style_checked = None if style_image is None else uploads.check_image(style_image, *limits, label)
     stored = _Stored(photos=[], style_image=None)
     try:
         # A copy per job: deleting one job removes its own photo only.
@@ -191,6 +204,7 @@ def job_out(session: Session, job: Job) -> JobOut:
         progress=job.progress,
         eta_s=seconds_left(job),
         style=job.style,
+        style_title=styles.display_name(job.style),
         strength=job.strength,
         preserve_color=job.preserve_color,
         error=job.error,

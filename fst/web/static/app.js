@@ -66,7 +66,7 @@ async function fetchJob(id) {
       if (job.status === "done") {
         const image = document.createElement("img");
         image.src = job.result_url;
-        image.alt = job.style;
+        image.alt = job.style_title;
         placeholder.replaceChildren(image);
         placeholder.classList.remove("placeholder");
       } else if (job.status === "failed") {
