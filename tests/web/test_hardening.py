@@ -227,14 +227,14 @@ def test_every_painting_is_labelled_and_searchable(settings, tmp_path) -> None:
 
     paintings = tmp_path / "paintings"
     paintings.mkdir()
-    names = [f"painter_{n:02d}-a_title.jpg" for n in range(30)]
+    names = [f"painter_{n:02d}__a_title.jpg" for n in range(30)]  # the gallery's painter__title
     for name in names:
         random_photo(8, 8, seed=1).save(paintings / name)
     with make_client(settings.replace(paintings_dir=paintings, workers=0)) as client:
         register(client)
         page = client.get("/").text
     assert page.count('name="painting"') == 30 and 'id="painting-search"' in page
-    assert "Painter 29 a title" in page  # a label, not only a thumbnail
+    assert "A Title, Painter 29" in page  # a label, not only a thumbnail
 
 
 def test_the_worker_reports_each_stage(settings) -> None:
