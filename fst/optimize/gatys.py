@@ -89,10 +89,8 @@ def optimize_pixels(
     photo presets' scale (1e8, gradients 1e5-1e6 a pixel) that threw every pixel to 0 or 1.
     """
     image = init.detach().clone().requires_grad_(True)
-    with torch.no_grad():
-        scale = float(objective(image)["total"])
-    scale = scale if math.isfinite(scale) and scale > 0 else 1.0
     opt = optimizer([image])
+    scale: list[float] = []  # the first evaluation's total (of `init`), fixed for the whole run
     history: list[dict[str, float]] = []
     bar = tqdm(range(iterations), disable=not progress, dynamic_ncols=True)
     for iteration in bar:
@@ -101,7 +99,10 @@ def optimize_pixels(
         def closure(record: dict[str, float] = record) -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             terms = objective(image)
-            scaled = terms["total"] / scale
+            if not scale:
+                total = float(terms["total"].detach())
+                scale.append(total if math.isfinite(total) and total > 0 else 1.0)
+            scaled = terms["total"] / scale[0]
             scaled.backward()
             if not record:  # L-BFGS may evaluate more than once; keep the first (pre-step) values
                 record.update({k: float(v.detach()) for k, v in terms.items()})
