@@ -84,8 +84,8 @@ def optimize_pixels(
         is the loss of `init` and history[-1] the loss of the returned image.
 
     The optimiser sees the total divided by `init`'s (history keeps the true values). L-BFGS is
-    scale-invariant once it holds a curvature pair, but until then, and whenever it rejects the
-    pair (y.s <= 1e-10, e.g. negative curvature), it steps lr x gradient in pixel units: at the
+    scale-invariant once it holds a curvature pair, but while it holds none (it rejects pairs with
+    y.s <= 1e-10, e.g. negative curvature) it steps lr x gradient in pixel units: at the
     photo presets' scale (1e8, gradients 1e5-1e6 a pixel) that threw every pixel to 0 or 1.
     """
     image = init.detach().clone().requires_grad_(True)
