@@ -6,6 +6,7 @@ Nothing here knows about files: the caller supplies tensors (1, 3, H, W, RGB in 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -81,9 +82,15 @@ def optimize_pixels(
     Returns:
         history[i] holds the terms (floats) evaluated at the image before step i, so history[0]
         is the loss of `init` and history[-1] the loss of the returned image.
+
+    The optimiser sees the total divided by `init`'s (history keeps the true values). L-BFGS is
+    scale-invariant once it holds a curvature pair, but while it holds none (it rejects pairs with
+    y.s <= 1e-10, e.g. negative curvature) it steps lr x gradient in pixel units: at the
+    photo presets' scale (1e8, gradients 1e5-1e6 a pixel) that threw every pixel to 0 or 1.
     """
     image = init.detach().clone().requires_grad_(True)
     opt = optimizer([image])
+    scale: list[float] = []  # the first evaluation's total (of `init`), fixed for the whole run
     history: list[dict[str, float]] = []
     bar = tqdm(range(iterations), disable=not progress, dynamic_ncols=True)
     for iteration in bar:
@@ -92,10 +99,14 @@ def optimize_pixels(
         def closure(record: dict[str, float] = record) -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             terms = objective(image)
-            terms["total"].backward()
+            if not scale:
+                total = float(terms["total"].detach())
+                scale.append(total if math.isfinite(total) and total > 0 else 1.0)
+            scaled = terms["total"] / scale[0]
+            scaled.backward()
             if not record:  # L-BFGS may evaluate more than once; keep the first (pre-step) values
                 record.update({k: float(v.detach()) for k, v in terms.items()})
-            return terms["total"]
+            return scaled
 
         opt.step(closure)
         with torch.no_grad():

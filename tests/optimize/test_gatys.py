@@ -1,10 +1,12 @@
 import functools
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hydra.utils import instantiate
 from PIL import Image
 
@@ -132,3 +134,21 @@ def test_job_rejects_half_a_segmentation_pair() -> None:
         OptimizeJob("c.jpg", ["s.jpg"], "o.png", content_segmentation="c.png")
     with pytest.raises(ValueError, match="2 styles but 1"):
         OptimizeJob("c.jpg", ["a.jpg", "b.jpg"], "o.png", content_segmentation="c.png", style_segmentations=["a.png"])
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e8])
+def test_lbfgs_steps_do_not_depend_on_the_loss_scale(scale: float) -> None:
+    """Photo pairs 5 and 21 diverged: while L-BFGS holds no curvature pair (y.s <= 1e-10, here a
+    loss linear along the first steps) it steps lr x gradient, 1e5 a pixel at the photo loss's
+    1e8 scale, and the pixels were thrown to 0 or 1. The optimiser now sees a scale-free total."""
+    start = torch.full((1, 3, 8, 8), 0.8)
+
+    def objective(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        # Linear beyond 0.1 of the minimum at 0.5, quadratic within.
+        return {"total": scale * F.huber_loss(image, torch.full_like(image, 0.5), delta=0.1)}
+
+    result, history = optimize_pixels(objective, start, LBFGS, iterations=20, progress=False)
+    totals = [record["total"] for record in history]
+    assert all(later <= earlier for earlier, later in itertools.pairwise(totals))
+    assert totals[-1] < 1e-3 * totals[0]
+    assert (result - 0.5).abs().max() < 0.01
