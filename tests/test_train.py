@@ -21,6 +21,10 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The killed run keeps every checkpoint: with the newest 3 kept, a fast machine wrote steps 8-16
+# and deleted step 4 in the half second before the kill (seen in CI on an idle Xeon).
+KEEP_EVERY_CHECKPOINT = "callbacks.checkpoint.save_top_k=-1"
+
 
 def train_command(runs: Path, photos: Path, style: Path, vgg: Path, *extra: str) -> list[str]:
     return [
@@ -83,7 +87,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     # Second run: SIGKILL it once the step-4 checkpoint exists, then resume from that checkpoint.
     killed_dir = runs / "tiny" / "killed" / "checkpoints"
     process = subprocess.Popen(
-        train_command(runs, photos, style, vgg, *variant, "trainer.max_steps=1000"),
+        train_command(runs, photos, style, vgg, *variant, "trainer.max_steps=1000", KEEP_EVERY_CHECKPOINT),
         env=environment("killed"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -37,7 +37,8 @@ def test_a_stuck_load_run_fails_with_a_message_instead_of_hanging(tmp_path) -> N
     command += ["--kill", "--deadline", "0.5"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "FAILED: only" in result.stderr and "by the deadline" in result.stderr
+    # Either the main loop's count or a user's own poll may see the deadline first: both name it.
+    assert "FAILED: " in result.stderr and "by the deadline" in result.stderr
 
 
 def test_5xx_answers_are_counted_not_retried_silently() -> None:
