@@ -15,15 +15,11 @@ from safetensors.torch import load_file
 
 from fst.checkpoint import load_adain
 from tests.conftest import random_photo
-from tests.test_train import environment
+from tests.test_train import KEEP_EVERY_CHECKPOINT, environment
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-
-# The killed run keeps every checkpoint: with the newest 3 kept, a fast machine wrote steps 8-16
-# and deleted step 4 in the half second before the kill (seen in CI on an idle Xeon).
-KEEP_EVERY_CHECKPOINT = "callbacks.checkpoint.save_top_k=-1"
 
 
 def adain_command(runs: Path, photos: Path, styles: Path, vgg: Path, *extra: str) -> list[str]:

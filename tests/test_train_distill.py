@@ -16,16 +16,12 @@ from safetensors.torch import load_file
 
 from fst.checkpoint import load_net
 from tests.conftest import random_photo
-from tests.test_train import environment
+from tests.test_train import KEEP_EVERY_CHECKPOINT, environment
 from tests.training.test_distill_module import STYLES, make_teacher
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-
-# The killed run keeps every checkpoint: with the newest 3 kept, a fast machine wrote steps 8-16
-# and deleted step 4 in the half second before the kill (seen in CI on an idle Xeon).
-KEEP_EVERY_CHECKPOINT = "callbacks.checkpoint.save_top_k=-1"
 
 
 def distill_command(runs: Path, photos: Path, teacher: Path, vgg: Path, *extra: str) -> list[str]:
