@@ -46,9 +46,14 @@ def normalised(blend: Sequence[float] | None, count: int) -> list[float]:
 
 @dataclass(frozen=True)
 class GramTarget:
-    """Target Gram matrices {layer: (1, C, C)}: one style image, or a weighted blend of several."""
+    """Target Gram matrices {layer: (1, C, C)}: one style image, or a weighted blend of several.
+
+    A multi-style batch has one target per entry {layer: (N, C, C)}, and may weigh each entry's
+    error (`entry_weights` (N,)): some paintings need a stronger pull than others.
+    """
 
     grams: dict[str, torch.Tensor]
+    entry_weights: torch.Tensor | None = None
 
     @classmethod
     @torch.no_grad()
@@ -64,10 +69,11 @@ class GramTarget:
     def loss(
         self, features: Features, layer_weights: Mapping[str, float], reference: Features | None = None
     ) -> torch.Tensor:
-        return gram_loss(features, self.grams, layer_weights, reference)
+        return gram_loss(features, self.grams, layer_weights, reference, self.entry_weights)
 
     def to(self, device: torch.device | str) -> GramTarget:
-        return GramTarget({name: gram.to(device) for name, gram in self.grams.items()})
+        weights = None if self.entry_weights is None else self.entry_weights.to(device)
+        return GramTarget({name: gram.to(device) for name, gram in self.grams.items()}, weights)
 
 
 def masks_at(masks: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -164,6 +164,9 @@ class MultiStyleTransferModule(StyleTransferModule):
         train_styles: styles whose norm rows train; default all of them, convolutions too. A subset
             trains only its rows with the convolutions frozen: the paper's way to add a style.
         init_from: an exported fst file to start from (`MultiStyleNet.load_shared`).
+        style_weights: {style: multiplier of its style term} for paintings that need a stronger
+            (or weaker) pull than the others; unnamed styles 1. Validation stays unweighted, so its
+            totals compare across recipes.
     """
 
     def __init__(
@@ -178,6 +181,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         init_from: str | None = None,
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
+        style_weights: Mapping[str, float] | None = None,
     ) -> None:
         names = style_names(styles)
         if names != net.style_names:
@@ -185,6 +189,9 @@ class MultiStyleTransferModule(StyleTransferModule):
         unknown = [s for s in train_styles or () if s not in names]
         if unknown:
             raise ValueError(f"train_styles: {unknown[0]!r} is not one of {names}")
+        unknown = [s for s in style_weights or {} if s not in names]
+        if unknown:
+            raise ValueError(f"style_weights: {unknown[0]!r} is not one of {names}")
         trained = list(train_styles or names)
         # Only the trained styles need their images; the others' metadata comes from `init_from`.
         paths = {name: _style_path(entry, style_dir) for name, entry in zip(names, styles, strict=True)}
@@ -211,6 +218,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         self.style_bank: dict[str, torch.Tensor] | None = None
         self.bank_row = torch.zeros(len(names), dtype=torch.long)
         self.bank_row[self.train_indices] = torch.arange(len(trained))
+        self.style_weights = torch.tensor([float((style_weights or {}).get(s, 1.0)) for s in names])
 
     @staticmethod
     def _train_only_rows(net: MultiStyleNet, rows: list[int]) -> None:
@@ -241,14 +249,16 @@ class MultiStyleTransferModule(StyleTransferModule):
         order = torch.tensor(self.train_indices)
         return order[(first + torch.arange(batch_size)) % len(order)]
 
-    def target_for(self, styles: torch.Tensor) -> GramTarget:
+    def target_for(self, styles: torch.Tensor, weighted: bool = False) -> GramTarget:
+        """Each entry's Gram targets; `weighted`: with its style's weight (training, not validation)."""
         assert self.style_bank is not None
         rows = self.bank_row[styles.cpu()]
-        return GramTarget({layer: grams[rows.to(grams.device)] for layer, grams in self.style_bank.items()})
+        weights = self.style_weights[styles.cpu()] if weighted else None
+        return GramTarget({layer: grams[rows.to(grams.device)] for layer, grams in self.style_bank.items()}, weights)
 
     def stylize_for_training(self, batch: torch.Tensor) -> tuple[torch.Tensor, StyleTarget]:
         styles = self.styles_for_step(len(batch))
-        return self.net(batch, styles.to(batch.device)), self.target_for(styles)
+        return self.net(batch, styles.to(batch.device)), self.target_for(styles, weighted=True)
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         totals: dict[str, torch.Tensor] = {}

@@ -41,3 +41,14 @@ def test_content_and_gram_loss_by_hand() -> None:
     # Gram of all-ones (C=2, HW=4) is 4 / 8 = 0.5 everywhere; against zeros the MSE is 0.25.
     loss = gram_loss({"x": a}, {"x": torch.zeros(1, 2, 2)}, {"x": 3.0})
     assert torch.isclose(loss, torch.tensor(0.75))
+
+
+def test_entry_weights_scale_each_images_share_of_the_gram_loss() -> None:
+    ones, zeros = torch.ones(1, 2, 2, 2), torch.zeros(1, 2, 2, 2)
+    features = {"x": torch.cat([ones, zeros])}  # entry 0 errs by 0.25 (above), entry 1 by 0
+    target = {"x": torch.zeros(2, 2, 2)}
+    plain = gram_loss(features, target, {"x": 1.0})
+    weighted = gram_loss(features, target, {"x": 1.0}, entry_weights=torch.tensor([3.0, 1.0]))
+    assert torch.isclose(plain, torch.tensor(0.125)) and torch.isclose(weighted, torch.tensor(0.375))
+    ignored = gram_loss(features, target, {"x": 1.0}, entry_weights=torch.tensor([0.0, 5.0]))
+    assert ignored == 0

@@ -2,12 +2,14 @@ import copy
 from functools import partial
 from pathlib import Path
 
+import pytest
 import torch
 
 from fst.losses.perceptual import PerceptualLoss
+from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 from fst.models.vgg import VGGFeatures
-from fst.training.style_module import StyleTransferModule
+from fst.training.style_module import MultiStyleTransferModule, StyleTransferModule
 from tests.conftest import random_photo
 
 
@@ -75,3 +77,31 @@ def test_skipped_step_leaves_weights_and_optimizer_state_unchanged(tmp_path: Pat
     adam_step(module, optimizer, None)  # and training goes on from there
     assert module.skipped_steps == 1
     assert not all(torch.equal(weights[k], v) for k, v in module.net.state_dict().items())
+
+
+def make_multi_module(tmp_path: Path, style_weights: dict[str, float] | None = None) -> MultiStyleTransferModule:
+    for seed, name in enumerate(("a", "b")):
+        random_photo(40, 32, seed=seed).save(tmp_path / f"{name}.jpg")
+    vgg = VGGFeatures("vgg16", weights="random", input_convention="caffe")
+    loss = PerceptualLoss(vgg, ["relu2_2"], ["relu1_2", "relu2_2"], 1.0, 1.0, 0.0)
+    net = MultiStyleNet(["a", "b"], channels=(8, 16, 32), num_residual_blocks=1)
+    optimizer = partial(torch.optim.Adam, lr=1e-3)
+    return MultiStyleTransferModule(net, loss, optimizer, ["a", "b"], str(tmp_path), "ab", style_weights=style_weights)
+
+
+def test_style_weights_multiply_only_their_styles_training_term(tmp_path: Path) -> None:
+    module = make_multi_module(tmp_path, {"b": 4.0})
+    module._ensure_style_target()
+    batch = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        for styles in (torch.tensor([1, 1]), torch.tensor([0, 0])):
+            stylized = module.net(batch, styles)
+            plain = module.loss(stylized, batch, module.target_for(styles))["style"]
+            weighted = module.loss(stylized, batch, module.target_for(styles, weighted=True))["style"]
+            factor = 4.0 if styles[0] == 1 else 1.0
+            assert plain > 0 and torch.isclose(weighted, factor * plain)
+
+
+def test_style_weights_for_an_unknown_style_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="style_weights: 'c' is not one of"):
+        make_multi_module(tmp_path, {"c": 2.0})
