@@ -3,10 +3,13 @@ current user, CSRF, the session cookie, and reading uploads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response, UploadFile
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from fst.web.connections import Connections
@@ -35,6 +38,50 @@ def db_session(request: Request) -> Iterator[Session]:
     """One session per request; handlers (or the services they call) commit what they change."""
     with connections(request).factory() as session:
         yield session
+
+
+class ReleasingRoute(APIRoute):
+    """A route whose endpoint gives its database connection back before it returns.
+
+    FastAPI validates a sync endpoint's answer on another thread-pool thread, and only then closes
+    the request's session: a read after the handler's last commit (a job's queue position) kept its
+    connection while the request waited for a thread. With hundreds of requests queued for the 40
+    threads, the waiting ones held every connection while the threads waited for one, and answered
+    500 after the pool's time-out. Closing ends the transaction as the dependency's close would
+    (uncommitted work is rolled back); loaded objects stay readable.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _closing_sessions(endpoint), **kwargs)
+
+
+def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """`endpoint`, closing every `Session` argument when it returns or raises (its signature kept)."""
+
+    def close(arguments: dict[str, Any]) -> None:
+        for value in arguments.values():
+            if isinstance(value, Session):
+                value.close()
+
+    if inspect.iscoroutinefunction(endpoint):
+
+        @functools.wraps(endpoint)
+        async def closing_async(**arguments: Any) -> Any:
+            try:
+                return await endpoint(**arguments)
+            finally:
+                close(arguments)
+
+        return closing_async
+
+    @functools.wraps(endpoint)
+    def closing(**arguments: Any) -> Any:
+        try:
+            return endpoint(**arguments)
+        finally:
+            close(arguments)
+
+    return closing
 
 
 DbSession = Annotated[Session, Depends(db_session)]
