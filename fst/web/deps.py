@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, Response, UploadFile
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
@@ -34,10 +35,32 @@ def settings(request: Request) -> Settings:
     return connections(request).settings
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One session per request; handlers (or the services they call) commit what they change."""
-    with connections(request).factory() as session:
+# The dependencies below that do no I/O are `async`: FastAPI runs a sync one on a thread-pool thread,
+# and under load every such hop is another wait behind all the other requests' hops.
+
+
+async def _app_connections(request: Request) -> Connections:
+    return connections(request)
+
+
+async def _app_settings(request: Request) -> Settings:
+    return settings(request)
+
+
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; handlers (or the services they call) commit what they change.
+
+    Made without a thread (a session connects at its first query). `ReleasingRoute` closes it when
+    the endpoint returns; a session a failed dependency left holding a connection is closed on a
+    thread of its own, so the close never waits behind other requests for the shared pool.
+    """
+    session = connections(request).factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+        session.close()
 
 
 class ReleasingRoute(APIRoute):
@@ -85,8 +108,8 @@ def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
 
 DbSession = Annotated[Session, Depends(db_session)]
-AppSettings = Annotated[Settings, Depends(settings)]
-AppConnections = Annotated[Connections, Depends(connections)]
+AppSettings = Annotated[Settings, Depends(_app_settings)]
+AppConnections = Annotated[Connections, Depends(_app_connections)]
 
 
 def optional_user(request: Request, session: DbSession) -> User | None:
@@ -99,7 +122,7 @@ def optional_user(request: Request, session: DbSession) -> User | None:
     return user
 
 
-def api_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def api_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     """The logged-in user, or 401 (API routes)."""
     if user is None:
         raise HTTPException(status_code=401, detail="log in first (POST /api/auth/login)")
