@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+MAX_RETRY_AFTER_S = 5
+
 
 class UploadGate:
     """ASGI middleware: at most `slots` of the `paths` POSTs run at once; each waits at most `wait_s`
@@ -47,8 +49,12 @@ class UploadGate:
             self.mean_s += 0.1 * (time.monotonic() - start - self.mean_s)
 
     def _busy(self, scope: Scope) -> Response:
-        """503 with the seconds until the uploads waiting now have likely had their turn."""
-        retry_after = max(1, math.ceil(self.waiting * self.mean_s / self.slots))
+        """503 with the seconds until the uploads waiting now have likely had their turn, at most
+        `MAX_RETRY_AFTER_S`: the others of a burst are refused too, so the estimate runs long, and
+        clients kept away longer left the worker idle (77 s of a 146-s run); back in line, a retry
+        waits its turn unread."""
+        estimate = math.ceil(self.waiting * self.mean_s / self.slots)
+        retry_after = max(1, min(MAX_RETRY_AFTER_S, estimate))
         message = f"the service is busy; try again in {retry_after} s"
         headers = {"Retry-After": str(retry_after)}
         if self.paths[scope["path"]] == "api":
