@@ -13,7 +13,8 @@ finished exactly once (`completions == 1`), each user charged exactly once per j
 Reports API latency (p50/p95/max over all submits and polls), jobs per second end to end, and the
 worker's own images per second on the same photo (the same `StyleWorker.stylize` path, in-process),
 so the two can be compared. Any 5xx answer is retried like a connection error but counted, and
-fails the run (`server_errors_5xx`).
+fails the run (`server_errors_5xx`); a 503 with `Retry-After` (the service too busy to take an
+upload now) is retried when it asks and counted apart (`busy_503_retried_after`).
 
     python benchmarks/web_load.py --database-url postgresql+psycopg://u:p@127.0.0.1/db --queue-url redis://127.0.0.1:6379/13
 """
@@ -66,6 +67,7 @@ class Latencies:
     def __init__(self) -> None:
         self.values: list[float] = []
         self.server_errors: list[str] = []
+        self.busy_refusals: list[str] = []  # 503 + Retry-After: retried when asked, counted apart
         self.lock = threading.Lock()
         self.first_submit = float("inf")
         self.last_end = 0.0
@@ -81,6 +83,10 @@ class Latencies:
     def server_error(self, what: str) -> None:
         with self.lock:
             self.server_errors.append(what)
+
+    def refused_busy(self, what: str) -> None:
+        with self.lock:
+            self.busy_refusals.append(what)
 
     def add(self, seconds: float) -> None:
         with self.lock:
@@ -166,13 +172,18 @@ def photo_bytes(size: int) -> bytes:
 
 def call(latencies: Latencies, method: Callable[..., httpx.Response], *args: Any, **kwargs: Any) -> httpx.Response:
     """A request retried on connection errors (the web process may be restarting) and on 5xx,
-    which are counted: the service must never answer one."""
+    which are counted: the service must never answer one. A 503 with `Retry-After` (the service
+    busy, the upload not taken) is retried after the seconds it asks for, and counted apart."""
     for _ in range(600):
         start = time.perf_counter()
         try:
             response = method(*args, **kwargs)
         except httpx.TransportError:
             time.sleep(0.2)
+            continue
+        if response.status_code == 503 and "retry-after" in response.headers:
+            latencies.refused_busy(f"{response.request.method} {response.request.url.path}")
+            time.sleep(float(response.headers["retry-after"]))
             continue
         if response.status_code < 500:
             latencies.add(time.perf_counter() - start)
@@ -182,38 +193,26 @@ def call(latencies: Latencies, method: Callable[..., httpx.Response], *args: Any
     raise RuntimeError(f"no answer from {args[0]}")
 
 
-def mailed_token(data_dir: Path, email: str, kind: str) -> str | None:
-    """The newest `/verify` or `/reset` token the site wrote to its Maildir (the inbox) for `email`."""
+def newest_link(data_dir: Path, email: str, kinds: str = "verify|reset") -> tuple[str, str] | None:
+    """(kind, token) of the newest link of `kinds` (`verify`, `reset` or both) the site wrote to its
+    Maildir (the inbox) for `email`."""
     box = mailbox.Maildir(data_dir / "mail", create=True)
     order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
     for key in reversed(order):
         if box[key]["To"] == email:
-            found = re.search(rf"/{kind}\?token=([A-Za-z0-9_-]+)", box[key].get_payload(decode=True).decode())
+            found = re.search(rf"/({kinds})\?token=([A-Za-z0-9_-]+)", box[key].get_payload(decode=True).decode())
             if found:
-                return found.group(1)
+                return found.group(1), found.group(2)
     return None
 
 
 def wait_for_token(data_dir: Path, email: str, kind: str, seconds: float = 20.0) -> str | None:
-    """The mail is sent after the answer: wait for it."""
+    """The newest `kind` token e-mailed to `email`; the mail is sent after the answer: wait for it."""
     deadline = time.time() + seconds
     while time.time() < deadline:
-        token = mailed_token(data_dir, email, kind)
-        if token:
-            return token
+        if link := newest_link(data_dir, email, kind):
+            return link[1]
         time.sleep(0.2)
-    return None
-
-
-def newest_link(data_dir: Path, email: str) -> tuple[str, str] | None:
-    """(kind, token) of the newest `/verify` or `/reset` link e-mailed to `email`."""
-    box = mailbox.Maildir(data_dir / "mail", create=True)
-    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
-    for key in reversed(order):
-        if box[key]["To"] == email:
-            found = re.search(r"/(verify|reset)\?token=([A-Za-z0-9_-]+)", box[key].get_payload(decode=True).decode())
-            if found:
-                return found.group(1), found.group(2)
     return None
 
 
@@ -436,6 +435,7 @@ def main() -> int:
         "api_p95_ms": round(1000 * latencies.percentile(0.95), 1),
         "api_max_ms": round(1000 * max(latencies.values), 1),
         "server_errors_5xx": len(latencies.server_errors),
+        "busy_503_retried_after": len(latencies.busy_refusals),
         **check_database(url, args.users, args.jobs),
     }
     busy = figures.pop("worker_busy_s")

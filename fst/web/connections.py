@@ -25,5 +25,5 @@ def connect(settings: Settings) -> Connections:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     db.migrate(url)  # the default: a fresh or older database is brought to head at every start
-    engine = db.make_engine(url)
+    engine = db.make_engine(url, settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout_s)
     return Connections(settings, engine, db.session_factory(engine), JobQueue(settings.resolved_queue_url()))

@@ -29,11 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")  # its script_location is the migrations beside it
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; SQLite gets WAL and a busy timeout so the web and worker threads can share it."""
-    # One connection per request thread: FastAPI runs sync handlers on up to 40 threads, and a
-    # smaller pool made a load test's requests wait 30 s for a connection and fail.
-    pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60}
+def make_engine(url: str, pool_size: int = 10, max_overflow: int = 30, pool_timeout_s: float = 30.0) -> Engine:
+    """An engine; SQLite gets WAL and a busy timeout so the web and worker threads can share it.
+
+    A request never holds a connection while it waits for a thread (`fst.web.deps.ReleasingRoute`),
+    so the pool only needs one connection per thread that runs at once (FastAPI's 40).
+    """
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **pool)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)

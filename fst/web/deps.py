@@ -3,10 +3,14 @@ current user, CSRF, the session cookie, and reading uploads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, Response, UploadFile
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from fst.web.connections import Connections
@@ -31,15 +35,81 @@ def settings(request: Request) -> Settings:
     return connections(request).settings
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One session per request; handlers (or the services they call) commit what they change."""
-    with connections(request).factory() as session:
+# The dependencies below that do no I/O are `async`: FastAPI runs a sync one on a thread-pool thread,
+# and under load every such hop is another wait behind all the other requests' hops.
+
+
+async def _app_connections(request: Request) -> Connections:
+    return connections(request)
+
+
+async def _app_settings(request: Request) -> Settings:
+    return settings(request)
+
+
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; handlers (or the services they call) commit what they change.
+
+    Made without a thread (a session connects at its first query). `ReleasingRoute` closes it when
+    the endpoint returns; a session a failed dependency left holding a connection is closed on a
+    thread of its own, so the close never waits behind other requests for the shared pool.
+    """
+    session = connections(request).factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+        session.close()
+
+
+class ReleasingRoute(APIRoute):
+    """A route whose endpoint gives its database connection back before it returns.
+
+    FastAPI validates a sync endpoint's answer on another thread-pool thread, and only then closes
+    the request's session: a read after the handler's last commit (a job's queue position) kept its
+    connection while the request waited for a thread. With hundreds of requests queued for the 40
+    threads, the waiting ones held every connection while the threads waited for one, and answered
+    500 after the pool's time-out. Closing ends the transaction as the dependency's close would
+    (uncommitted work is rolled back); loaded objects stay readable.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _closing_sessions(endpoint), **kwargs)
+
+
+def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """`endpoint`, closing every `Session` argument when it returns or raises (its signature kept)."""
+
+    def close(arguments: dict[str, Any]) -> None:
+        for value in arguments.values():
+            if isinstance(value, Session):
+                value.close()
+
+    if inspect.iscoroutinefunction(endpoint):
+
+        @functools.wraps(endpoint)
+        async def closing_async(**arguments: Any) -> Any:
+            try:
+                return await endpoint(**arguments)
+            finally:
+                close(arguments)
+
+        return closing_async
+
+    @functools.wraps(endpoint)
+    def closing(**arguments: Any) -> Any:
+        try:
+            return endpoint(**arguments)
+        finally:
+            close(arguments)
+
+    return closing
 
 
 DbSession = Annotated[Session, Depends(db_session)]
-AppSettings = Annotated[Settings, Depends(settings)]
-AppConnections = Annotated[Connections, Depends(connections)]
+AppSettings = Annotated[Settings, Depends(_app_settings)]
+AppConnections = Annotated[Connections, Depends(_app_connections)]
 
 
 def optional_user(request: Request, session: DbSession) -> User | None:
@@ -52,7 +122,7 @@ def optional_user(request: Request, session: DbSession) -> User | None:
     return user
 
 
-def api_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def api_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     """The logged-in user, or 401 (API routes)."""
     if user is None:
         raise HTTPException(status_code=401, detail="log in first (POST /api/auth/login)")

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fst.web.admission import UploadGate
 from fst.web.models import User
 from fst.web.security import SESSION_COOKIE, session_user_id
 from fst.web.services.errors import ServiceError
@@ -73,6 +74,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         response.headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else CONTENT_SECURITY_POLICY)
         return response
 
+    # Inside the body limit: an upload without a session is refused at once, not after its wait.
+    app.add_middleware(UploadGate, paths=UPLOAD_PATHS, slots=settings.upload_slots, wait_s=settings.upload_wait_s)
     # Outermost (added last), so it counts the bytes before any other layer reads them.
     app.add_middleware(BodyLimit, limit=largest_body)
 

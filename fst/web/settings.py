@@ -83,9 +83,17 @@ class Settings(BaseSettings):
         validation_alias=_env_or("STRIPE_WEBHOOK_SECRET", "FST_WEB_STRIPE_WEBHOOK_SECRET"),
         json_schema_extra=NOT_ON_COMMAND_LINE,
     )
+    # Each request thread (FastAPI runs sync handlers on 40) holds at most one connection, and only
+    # while it runs: 40 in all covers them; more only lets the database's own limit be reached.
+    db_pool_size: int = Field(10, ge=1, description="database connections kept open per process")
+    db_max_overflow: int = Field(30, ge=0, description="connections opened beyond the pool under load, then closed")
+    db_pool_timeout_s: float = Field(30.0, gt=0, description="seconds a request waits for a connection, then fails")
     max_upload_bytes: int = Field(15 * 1024 * 1024, gt=0, description="largest photo or style image, in bytes")
     # Checked from the image header, before any pixel is decoded (decompression bombs).
     max_upload_pixels: int = Field(24_000_000, gt=0, description="largest photo, in pixels")
+    upload_slots: int = Field(4, ge=1, description="uploads checked and stored at once; the others wait their turn")
+    # Below the usual client time-out (30 s): an answer later than that is not read.
+    upload_wait_s: float = Field(20.0, gt=0, description="seconds an upload waits for its turn, then 503 + Retry-After")
     uploads_per_minute: int = Field(30, gt=0, description="submissions per user and minute")
     logins_per_minute: int = Field(10, gt=0, description="failed logins per address and e-mail and minute")
     # In billing mode every account gets the free credits: unthrottled sign-ups would hand them out.

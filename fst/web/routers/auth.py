@@ -10,7 +10,15 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
 from fst.web import mail
-from fst.web.deps import AppSettings, CurrentUser, DbSession, client_address, end_session, start_session
+from fst.web.deps import (
+    AppSettings,
+    CurrentUser,
+    DbSession,
+    ReleasingRoute,
+    client_address,
+    end_session,
+    start_session,
+)
 from fst.web.models import User
 from fst.web.schemas import Accepted, Account, Credentials, EmailIn, PasswordChange, PasswordIn, PasswordReset, TokenIn
 from fst.web.security import SESSION_COOKIE
@@ -18,7 +26,7 @@ from fst.web.services import account as accounts
 from fst.web.services import auth
 from fst.web.settings import Settings
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=ReleasingRoute)
 RESET_SENT = "if an account has this e-mail, a reset link is on its way"
 SIGN_UP_SENT = "check your inbox: the link we e-mailed confirms the address and signs you in"
 

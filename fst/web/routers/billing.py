@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from fst.web.deps import AppSettings, CurrentUser, DbSession
+from fst.web.deps import AppSettings, CurrentUser, DbSession, ReleasingRoute
 from fst.web.schemas import CheckoutOut
 from fst.web.services import billing
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], route_class=ReleasingRoute)
 
 
 @router.post("/api/billing/checkout")

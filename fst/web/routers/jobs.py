@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
-from fst.web.deps import AppConnections, AppSettings, CurrentUser, DbSession, read_upload
+from fst.web.deps import AppConnections, AppSettings, CurrentUser, DbSession, ReleasingRoute, read_upload
 from fst.web.schemas import JobList, JobOut
 from fst.web.services import jobs
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], route_class=ReleasingRoute)
 
 MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 

@@ -21,6 +21,7 @@ from fst.web.deps import (
     AppSettings,
     DbSession,
     MaybeUser,
+    ReleasingRoute,
     check_csrf,
     client_address,
     end_session,
@@ -34,7 +35,7 @@ from fst.web.services.errors import ServiceError
 from fst.web.services.rate_limits import RateLimited
 from fst.web.settings import Settings
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=ReleasingRoute)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.filters["display_name"] = styles.display_name
 

@@ -6,10 +6,10 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
 from fst.web import styles
-from fst.web.deps import AppSettings
+from fst.web.deps import AppSettings, ReleasingRoute
 from fst.web.schemas import StyleOut, StylesOut
 
-router = APIRouter(tags=["styles"])
+router = APIRouter(tags=["styles"], route_class=ReleasingRoute)
 
 
 @router.get("/api/styles")

@@ -51,6 +51,7 @@ def reserve(session: Session, key: str, limit: int, window_s: float = 60.0) -> i
     session.add(event)
     session.commit()
     count, oldest = count_recent(session, key, window_s)
+    session.commit()  # ends the count's transaction: its connection is not held through the slow part
     if count > limit:
         release(session, event.id)
         retry = (oldest or now) + window_s - time.time()
