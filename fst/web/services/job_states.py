@@ -16,10 +16,11 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -97,36 +98,48 @@ def claim(factory: sessionmaker[Session], job_id: str, lease_s: float) -> Claim 
     """Take the job if it is waiting (or its last worker's lease lapsed); None if someone else has it."""
     token = secrets.token_hex(16)
     now = time.time()
-    with transaction(factory) as session:
-        waiting = (Job.status == "queued") | ((Job.status == "running") & (Job.lease_until < now))
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, waiting, Job.attempts < MAX_ATTEMPTS)
-            .values(
-                status="running",
-                claim=token,
-                lease_until=now + lease_s,
-                attempts=Job.attempts + 1,
-                progress=0.0,
-                eta_at=None,
-                started_at=now,
-                worker=this_worker(),
-            )
+    waiting = (Job.status == "queued") | ((Job.status == "running") & (Job.lease_until < now))
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, waiting, Job.attempts < MAX_ATTEMPTS)
+        .values(
+            status="running",
+            claim=token,
+            lease_until=now + lease_s,
+            attempts=Job.attempts + 1,
+            progress=0.0,
+            eta_at=None,
+            started_at=now,
+            worker=this_worker(),
         )
-        if result.rowcount != 1:
-            return None
-        job = session.get(Job, job_id)
-        assert job is not None
-        return Claim(
-            job_id=job.id,
-            token=token,
-            photo_path=job.photo_path,
-            style=job.style,
-            style_image_path=job.style_image_path,
-            strength=job.strength,
-            preserve_color=job.preserve_color,
-            user_id=job.user_id,
+        .returning(
+            Job.id, Job.photo_path, Job.style, Job.style_image_path, Job.strength, Job.preserve_color, Job.user_id
         )
+    )
+    with _one_statement(factory) as connection:
+        row = connection.execute(statement).first()
+    if row is None:
+        return None
+    return Claim(
+        job_id=row.id,
+        token=token,
+        photo_path=row.photo_path,
+        style=row.style,
+        style_image_path=row.style_image_path,
+        strength=row.strength,
+        preserve_color=row.preserve_color,
+        user_id=row.user_id,
+    )
+
+
+@contextmanager
+def _one_statement(factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """A connection in autocommit mode, for a transition that is one UPDATE (atomic by itself): one
+    round trip to the database instead of BEGIN, the UPDATE and COMMIT. Between two jobs the worker
+    waits for these round trips, so they set its idle time under load."""
+    engine = factory.kw["bind"]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
 
 
 def heartbeat(
@@ -142,15 +155,15 @@ def heartbeat(
         values["progress"] = progress
     if eta_at is not None:
         values["eta_at"] = eta_at
-    with transaction(factory) as session:
-        result = session.execute(update(Job).where(Job.id == held.job_id, Job.claim == held.token).values(**values))
+    with _one_statement(factory) as connection:
+        result = connection.execute(update(Job).where(Job.id == held.job_id, Job.claim == held.token).values(**values))
         return result.rowcount == 1
 
 
 def finish(factory: sessionmaker[Session], held: Claim, result_path: str) -> bool:
     """Mark the job done; False when this worker no longer holds it (another one finishes it)."""
-    with transaction(factory) as session:
-        result = session.execute(
+    with _one_statement(factory) as connection:
+        result = connection.execute(
             update(Job)
             .where(Job.id == held.job_id, Job.claim == held.token, Job.status == "running")
             .values(
