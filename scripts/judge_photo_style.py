@@ -8,6 +8,12 @@ usage: python scripts/judge_photo_style.py [--pairs 1-60] [--methods sliced netw
            [--luminance auto|SHARE] [--structure-floor 0.8]
            [--out outputs/photo_judge] [--judge ../shared/tools/photo_judge.py]
 Outputs are kept (OUT/<method>[-masks]/in<N>.png) for contact sheets; per-pair rows go to a CSV there.
+
+The judge's colour_ratio compares the whole output's colours with the whole reference's. With masks
+each region is meant to take its own region's colours, so the script also gives `region_colour`:
+the same distance taken region by region (the pair's matched masks: photo region against the
+reference's region of the same colour), each region's ratio weighted by its share of the photo.
+Lower is closer; 1.0 is the photo's own colours.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import time
 from pathlib import Path
 
 from fst.io.images import read_image, save_image_atomic
+from fst.optimize.masks import RegionMasks, load_region_masks
 from fst.photo.transfer import STRUCTURE_FLOOR, PhotoLook
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "photo_style"
@@ -39,6 +46,23 @@ def pair_numbers(spec: str) -> list[int]:
         low, _, high = part.partition("-")
         numbers += list(range(int(low), int(high or low) + 1))
     return numbers
+
+
+def region_colour(judge, output, photo, ref_lab, regions: RegionMasks | None) -> float:
+    """Area-weighted mean over matched regions of the judge's colour distance, output's region to
+    the reference's region, over the photo's region's; NaN without masks."""
+    if regions is None:
+        return float("nan")
+    output_lab, photo_lab = judge.to_lab(output), judge.to_lab(photo)
+    total = weighted = 0.0
+    for content, style in zip(regions.content[:, 0].bool(), regions.style[:, 0].bool(), strict=True):
+        if content.float().mean() < 0.01 or style.float().mean() < 0.01:
+            continue  # a sliver: too few pixels for a distribution
+        base = judge.swd(photo_lab[:, content], ref_lab[:, style])
+        area = float(content.float().mean())
+        weighted += area * judge.swd(output_lab[:, content], ref_lab[:, style]) / max(base, 1e-6)
+        total += area
+    return weighted / total if total else float("nan")
 
 
 def main() -> int:
@@ -72,7 +96,16 @@ def main() -> int:
         photo = judge.load(photo_path)
         size = (photo.shape[2], photo.shape[1])
         base = judge.swd(judge.to_lab(photo), ref_lab)
-        reinhard = judge.scores(judge.reinhard(judge.to_lab(photo), ref_lab), photo, ref_lab, base)
+        segmentation = args.assets / "segmentation"
+        judged_regions = load_region_masks(
+            segmentation / f"in{number}.png",
+            segmentation / f"tar{number}.png",
+            tuple(photo.shape[1:]),
+            tuple(ref_lab.shape[1:]),
+        )
+        reinhard_output = judge.reinhard(judge.to_lab(photo), ref_lab)
+        reinhard = judge.scores(reinhard_output, photo, ref_lab, base)
+        reinhard["region_colour"] = region_colour(judge, reinhard_output, photo, ref_lab, judged_regions)
         rows.setdefault("reinhard (judge)", []).append({**reinhard, "pair": number})
         for method in args.methods:
             look = PhotoLook.from_file(
@@ -90,7 +123,6 @@ def main() -> int:
                 regions = None
                 start = time.perf_counter()
                 if masked:
-                    segmentation = args.assets / "segmentation"
                     regions = look.region_masks(
                         (photo_image.height, photo_image.width),
                         segmentation / f"in{number}.png",
@@ -103,26 +135,36 @@ def main() -> int:
                 from fst.io.images import tensor_to_pil
 
                 save_image_atomic(tensor_to_pil(stylized.float() / 255), target, png_compression=1)
-                row = judge.scores(judge.load(target, size), photo, ref_lab, base)
+                output = judge.load(target, size)
+                row = judge.scores(output, photo, ref_lab, base)
+                row["region_colour"] = region_colour(judge, output, photo, ref_lab, judged_regions)
                 rows.setdefault(name, []).append({**row, "pair": number, "seconds": seconds})
         print(f"pair {number} done", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "pairs.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["method", "pair", "colour_ratio", "ssim", "grain"])
+        writer.writerow(["method", "pair", "colour_ratio", "ssim", "grain", "region_colour"])
         for name, measured in rows.items():
             for row in measured:
-                writer.writerow([name, row["pair"], row["colour_ratio"], row["ssim"], row["grain"]])
-    print("| method | pairs | colour_ratio | ssim | grain | colour <= Reinhard's | s per pair |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+                measures = (row[k] for k in ("colour_ratio", "ssim", "grain", "region_colour"))
+                writer.writerow([name, row["pair"], *measures])
+    print(
+        "| method | pairs | colour_ratio | ssim | grain | colour <= Reinhard's | region_colour | "
+        "region_colour <= Reinhard's | s per pair |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     reinhard = rows["reinhard (judge)"]
     for name, measured in rows.items():
-        medians = {k: statistics.median(r[k] for r in measured) for k in ("colour_ratio", "ssim", "grain")}
+        medians = {
+            k: statistics.median(r[k] for r in measured) for k in ("colour_ratio", "ssim", "grain", "region_colour")
+        }
         beats = sum(r["colour_ratio"] <= b["colour_ratio"] for r, b in zip(measured, reinhard, strict=True))
+        region_beats = sum(r["region_colour"] <= b["region_colour"] for r, b in zip(measured, reinhard, strict=True))
         seconds = statistics.median(r["seconds"] for r in measured) if "seconds" in measured[0] else float("nan")
         print(
             f"| {name} | {len(measured)} | {medians['colour_ratio']:.3f} | {medians['ssim']:.3f} | "
-            f"{medians['grain']:.3f} | {beats}/{len(measured)} | {seconds:.2f} |"
+            f"{medians['grain']:.3f} | {beats}/{len(measured)} | {medians['region_colour']:.3f} | "
+            f"{region_beats}/{len(measured)} | {seconds:.2f} |"
         )
     return 0
 

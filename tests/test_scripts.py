@@ -184,3 +184,45 @@ def test_photo_judge_rows_name_their_pair(tmp_path: Path) -> None:
     assert {(row["method"], row["pair"]) for row in rows} == {
         (method, pair) for method in ("reinhard (judge)", "sliced") for pair in ("2", "3")
     }
+
+
+def test_region_colour_is_measured_region_by_region() -> None:
+    # The whole-image colour_ratio cannot tell regions that took their own region's colours from
+    # regions that took each other's: region_colour must (0 when each region matches, 1 for the photo).
+    import importlib.util
+
+    import torch
+
+    from fst.optimize.masks import RegionMasks
+
+    judge_path = REPO.parent / "shared" / "tools" / "photo_judge.py"
+    if not judge_path.is_file():
+        pytest.skip("the shared photo judge is absent")
+    modules = {}
+    for name, path in (("judge", judge_path), ("script", REPO / "scripts" / "judge_photo_style.py")):
+        spec = importlib.util.spec_from_file_location(f"_{name}", path)
+        modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(modules[name])
+    judge, region_colour = modules["judge"], modules["script"].region_colour
+
+    def halves(left: tuple[float, ...], right: tuple[float, ...]) -> torch.Tensor:
+        image = torch.empty(3, 32, 64)
+        image[:, :, :32] = torch.tensor(left).view(3, 1, 1)
+        image[:, :, 32:] = torch.tensor(right).view(3, 1, 1)
+        return image + 0.02 * torch.rand(3, 32, 64, generator=torch.Generator().manual_seed(0))
+
+    red, green, blue, yellow = (0.8, 0.1, 0.1), (0.1, 0.7, 0.1), (0.1, 0.1, 0.8), (0.9, 0.85, 0.1)
+    photo, reference = halves(red, green), halves(blue, yellow)
+    left = torch.zeros(1, 1, 32, 64)
+    left[..., :32] = 1
+    regions = RegionMasks(
+        colors=[(0, 0, 255), (0, 255, 0)], content=torch.cat([left, 1 - left]), style=torch.cat([left, 1 - left])
+    )
+    ref_lab = judge.to_lab(reference)
+    matched = region_colour(judge, halves(blue, yellow), photo, ref_lab, regions)
+    swapped = region_colour(judge, halves(yellow, blue), photo, ref_lab, regions)
+    assert matched < 0.1
+    assert abs(region_colour(judge, photo, photo, ref_lab, regions) - 1.0) < 1e-6
+    assert swapped > 0.5  # the whole-image distribution is the same as matched's, the regions are not
+    whole = [judge.swd(judge.to_lab(image), ref_lab) for image in (halves(blue, yellow), halves(yellow, blue), photo)]
+    assert max(whole[:2]) < 0.05 * whole[2]  # the whole image's measure sees both as the reference
