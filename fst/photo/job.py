@@ -31,5 +31,6 @@ def run(options: StylizeOptions) -> int:
     start = time.perf_counter()
     summary = batch.stylize(look, todo, options.output, masks)
     summary.skipped = skipped
-    report(options, summary, {f"photo look ({choice.photo_method})"}, time.perf_counter() - start, rank, world_size)
+    method = {f"photo look ({choice.photo_method})"}  # no style net runs: the line says what did
+    report(options, summary, method, time.perf_counter() - start, rank, world_size, engine="")
     return 1 if summary.failed else 0

@@ -54,14 +54,22 @@ def plan(options: StylizeOptions, names: list[str], rank: int, world_size: int) 
 
 
 def report(
-    options: StylizeOptions, summary: Summary, modes: set[str], elapsed: float, rank: int, world_size: int
+    options: StylizeOptions,
+    summary: Summary,
+    modes: set[str],
+    elapsed: float,
+    rank: int,
+    world_size: int,
+    engine: str = "net",
 ) -> None:
-    """One line on stderr: written, skipped, failed, speed, and where the outputs are."""
+    """One line on stderr: written, skipped, failed, speed, what ran (`modes` of the `engine`), and
+    where the outputs are."""
     shard_note = f" (worker {rank + 1}/{world_size})" if world_size > 1 else ""
     rate = summary.written / elapsed if elapsed > 0 else 0.0
+    ran = " ".join(filter(None, ["+".join(sorted(modes)) or "no", engine]))  # "compiled net", "photo look (sliced)"
     print(
         f"stylized {summary.written}, skipped {summary.skipped} existing, failed {len(summary.failed)}"
-        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {'+'.join(sorted(modes)) or 'no'} net); "
+        f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {ran}); "
         f"outputs in {options.out_dir}",
         file=sys.stderr,
     )

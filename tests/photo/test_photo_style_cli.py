@@ -131,6 +131,7 @@ def test_folder_job_bad_file_one_line_any_size_resume_no_overwrite(
     failed = [line for line in err.splitlines() if line.startswith("failed: ")]
     assert len(failed) == 1 and "corrupt.jpg" in failed[0]
     assert "stylized 3, skipped 0 existing, failed 1" in err
+    assert "img/s, photo look (sliced)); outputs in" in err  # no style net ran: the line said "... net"
     assert Image.open(out / "odd.png").size == (37, 29)
     assert Image.open(out / "sub" / "large.jpg").size == (1200, 900)
     assert Image.open(out / "alpha.png").mode == "RGBA"  # the alpha channel is carried over
