@@ -194,9 +194,10 @@ def test_the_link_signs_in_at_once_in_the_browser_that_signed_up(client, setting
     assert "Check your inbox" in client.post("/signup", data=form).text
     with make_client(settings) as phone:
         token = mailed_token(client, "bob@example.com", "verify")
-        wrong = phone.post("/verify", data={"token": token, "password": NEW_PASSWORD, "csrf_token": csrf(phone, "/login")})
+        form = {"token": token, "csrf_token": csrf(phone, "/login")}
+        wrong = phone.post("/verify", data={**form, "password": NEW_PASSWORD})
         assert wrong.status_code == 401 and 'id="confirm-password"' in wrong.text  # the link still works
-        right = phone.post("/verify", data={"token": token, "password": PASSWORD, "csrf_token": csrf(phone, "/login")})
+        right = phone.post("/verify", data={**form, "password": PASSWORD})
         assert right.status_code == 200 and "is confirmed" in right.text
         assert phone.get("/api/auth/me").json()["email"] == "bob@example.com"
     form = {"email": "ada@example.com", "password": PASSWORD, "csrf_token": csrf(client, "/signup")}
