@@ -183,7 +183,7 @@ def confirm_proof(request: Request, user: User | None, password: str | None = No
 def confirmed_session(request: Request, session: Session, response: Response, user: User) -> None:
     """Sign in the account whose address was just confirmed; its sign-up cookie has done its work."""
     start_session(request, session, response, user)
-    response.delete_cookie(SIGNUP_COOKIE, path="/")
+    response.delete_cookie(SIGNUP_COOKIE, path="/", secure=secure_cookie(request), httponly=True, samesite="lax")
 
 
 def start_session(request: Request, session: Session, response: Response, user: User) -> None:
