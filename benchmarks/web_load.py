@@ -225,7 +225,9 @@ def sign_up(client: httpx.Client, data_dir: Path, email: str, latencies: Latenci
     response = call(latencies, client.post, "/api/auth/register", json=credentials)
     assert response.status_code == 202, response.text
     token = wait_for_token(data_dir, email, "verify")
-    if token and call(latencies, client.post, "/api/auth/verify", json={"token": token}).status_code == 200:
+    # The sign-up cookie (the client keeps it) confirms; the password too, should a retry lose it.
+    confirm = {"token": token, "password": PASSWORD}
+    if token and call(latencies, client.post, "/api/auth/verify", json=confirm).status_code == 200:
         return
     for _ in range(3):
         seen = newest_link(data_dir, email)
@@ -237,7 +239,8 @@ def sign_up(client: httpx.Client, data_dir: Path, email: str, latencies: Latenci
             continue
         kind, token = link
         if kind == "verify":
-            if call(latencies, client.post, "/api/auth/verify", json={"token": token}).status_code == 200:
+            confirm = {"token": token, "password": PASSWORD}
+            if call(latencies, client.post, "/api/auth/verify", json=confirm).status_code == 200:
                 return
             continue
         reset = {"token": token, "password": PASSWORD}

@@ -19,11 +19,16 @@ from fst.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     SESSION_DAYS,
+    SIGNUP_COOKIE,
+    SIGNUP_COOKIE_S,
     csrf_valid,
     end_login_session,
     new_login_session,
     session_user_id,
+    signup_proof,
 )
+from fst.web.services.account import Proof
+from fst.web.services.auth import SignUp
 from fst.web.settings import Settings
 
 
@@ -150,6 +155,37 @@ def read_upload(upload: UploadFile | None, limit: int) -> bytes | None:
     return upload.file.read(limit + 1)
 
 
+def secure_cookie(request: Request) -> bool:
+    """Cookies are Secure over HTTPS (also as seen through a proxy): never sent over plain HTTP."""
+    return settings(request).secure_cookies or request.url.scheme == "https"
+
+
+def remember_signup(request: Request, response: Response, signup: SignUp) -> None:
+    """Set the sign-up cookie: its confirmation link, opened in this browser, signs in at once
+    (`services.account.Proof`). Set alike for a new and a taken address (the value tells neither)."""
+    proof = signup_proof(settings(request).secret_key, signup.user.id, signup.password_hash)
+    response.set_cookie(
+        SIGNUP_COOKIE, proof, max_age=SIGNUP_COOKIE_S, httponly=True, samesite="lax", secure=secure_cookie(request)
+    )
+
+
+def confirm_proof(request: Request, user: User | None, password: str | None = None) -> Proof:
+    """What this request shows for confirming an address: its sign-up cookie, its session, and a
+    password typed in (`services.account.verify_email`)."""
+    return Proof(
+        signup_cookie=request.cookies.get(SIGNUP_COOKIE),
+        password=password,
+        session_user_id=user.id if user else None,
+        client=client_address(request),
+    )
+
+
+def confirmed_session(request: Request, session: Session, response: Response, user: User) -> None:
+    """Sign in the account whose address was just confirmed; its sign-up cookie has done its work."""
+    start_session(request, session, response, user)
+    response.delete_cookie(SIGNUP_COOKIE, path="/", secure=secure_cookie(request), httponly=True, samesite="lax")
+
+
 def start_session(request: Request, session: Session, response: Response, user: User) -> None:
     """Log `user` in: store a new login session and set its cookie on `response`."""
     token = new_login_session(session, user.id)
@@ -160,7 +196,7 @@ def start_session(request: Request, session: Session, response: Response, user: 
         max_age=SESSION_DAYS * 86400,
         httponly=True,  # not readable by scripts: an injected script cannot steal the session
         samesite="lax",  # not sent with cross-site posts
-        secure=settings(request).secure_cookies or request.url.scheme == "https",  # the scheme seen through a proxy too
+        secure=secure_cookie(request),
         path="/",
     )
 

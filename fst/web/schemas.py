@@ -23,6 +23,8 @@ class EmailIn(BaseModel):
 
 class TokenIn(BaseModel):
     token: str
+    # The sign-up's password; not needed with the sign-up cookie of that sign-up's browser.
+    password: str | None = None
 
 
 class PasswordReset(BaseModel):

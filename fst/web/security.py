@@ -1,4 +1,4 @@
-"""Passwords (Argon2 via pwdlib), login-session tokens and CSRF tokens."""
+"""Passwords (Argon2 via pwdlib), login-session tokens, CSRF tokens and the sign-up cookie."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from fst.web.models import LoginSession
 
 SESSION_COOKIE = "fst_session"
 CSRF_COOKIE = "fst_csrf"
+SIGNUP_COOKIE = "fst_signup"
 SESSION_DAYS = 30
+SIGNUP_COOKIE_S = 7 * 86400  # as long as the confirmation link works
 
 _passwords = PasswordHash.recommended()  # Argon2id with pwdlib's current parameters
 # Verified against when the e-mail is unknown, so a login takes as long either way.
@@ -71,3 +73,23 @@ def csrf_valid(secret_key: str, csrf_cookie: str | None, submitted: str | None) 
     if not csrf_cookie or not submitted:
         return False
     return hmac.compare_digest(csrf_token(secret_key, csrf_cookie), submitted)
+
+
+def signup_proof(secret_key: str, user_id: int, password_hash: str) -> str:
+    """The sign-up cookie's value: an HMAC of the account and the password hash a sign-up chose.
+
+    Opening the confirmation link in the browser that holds it confirms and signs in at once;
+    elsewhere the link asks for that password (pre-account hijack: the mailbox owner must not be
+    signed in to an account whose password someone else chose). The hash's salt is new for every
+    sign-up, so the value matches only the link of that one sign-up, and it shows neither the
+    account id (which would tell a taken address from a new one) nor anything to guess from.
+    A key derived for this use only: no CSRF token (HMAC of a cookie the client chooses) equals it.
+    """
+    key = hmac.new(secret_key.encode(), b"fst sign-up cookie", hashlib.sha256).digest()
+    return hmac.new(key, f"{user_id}:{password_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def signup_proof_valid(secret_key: str, cookie: str | None, user_id: int, password_hash: str | None) -> bool:
+    if not cookie or password_hash is None:
+        return False
+    return hmac.compare_digest(signup_proof(secret_key, user_id, password_hash), cookie)

@@ -95,7 +95,8 @@ def image_bytes(width: int = 64, height: int = 48, fmt: str = "PNG") -> bytes:
 
 def register(client: TestClient, email: str = "ada@example.com", password: str = PASSWORD, verify: bool = True) -> dict:
     """Sign up; with `verify`, open the e-mailed link, which confirms the address and signs in (the
-    free credits come with it): returns the account. Without, returns the sign-up's answer (no session)."""
+    free credits come with it; this client holds the sign-up cookie): returns the account. Without,
+    returns the sign-up's answer (no session)."""
     response = client.post("/api/auth/register", json={"email": email, "password": password})
     assert response.status_code == 202, response.text
     if not verify:

@@ -164,6 +164,67 @@ def test_a_newer_sign_up_link_sets_its_own_password_and_ends_sessions(client) ->
     assert login(client, password=NEW_PASSWORD) == 200
 
 
+def test_a_link_opened_without_the_sign_up_cookie_needs_the_password(client, settings) -> None:
+    """Pre-account hijack by the link: an attacker signs up with the victim's address and a password
+    he knows; the victim opens the link from their inbox in their own browser. That must neither
+    confirm the account nor sign the victim in (the attacker would later log in and see their
+    photos); the victim chooses their own password by a reset link, and the attacker's is dead."""
+    attacker_password = "attacker's own passphrase, 9 words"
+    register(client, password=attacker_password, verify=False)  # the attacker's browser
+    token = mailed_token(client, "ada@example.com", "verify")  # the mail is in the victim's inbox
+    with make_client(settings) as victim:
+        page = victim.get("/verify", params={"token": token})
+        assert page.status_code == 200 and 'id="confirm-password"' in page.text and "is confirmed" not in page.text
+        assert 'href="/forgot?email=ada%40example.com"' in page.text  # "Did not sign up?"
+        assert victim.post("/api/auth/verify", json={"token": token}).status_code == 401
+        assert victim.get("/api/auth/me").status_code == 401
+        assert login(client, password=attacker_password) == 401  # not confirmed: no way in yet
+        assert victim.post("/api/auth/password-reset", json={"email": "ada@example.com"}).status_code == 202
+        reset = {"token": mailed_token(victim, "ada@example.com", "reset"), "password": NEW_PASSWORD}
+        assert victim.post("/api/auth/password-reset/confirm", json=reset).status_code == 204
+        assert login(victim, password=NEW_PASSWORD) == 200 and victim.get("/api/auth/me").json()["verified"] is True
+    assert login(client, password=attacker_password) == 401
+    assert client.post("/api/auth/verify", json={"token": token}).status_code == 400  # confirming ended the link
+    assert client.get("/api/auth/me").status_code == 401
+
+
+def test_the_link_signs_in_at_once_in_the_browser_that_signed_up(client, settings) -> None:
+    """The real user's flow stays one click; on another device the sign-up's password confirms."""
+    form = {"email": "bob@example.com", "password": PASSWORD, "csrf_token": csrf(client, "/signup")}
+    assert "Check your inbox" in client.post("/signup", data=form).text
+    with make_client(settings) as phone:
+        token = mailed_token(client, "bob@example.com", "verify")
+        form = {"token": token, "csrf_token": csrf(phone, "/login")}
+        wrong = phone.post("/verify", data={**form, "password": NEW_PASSWORD})
+        assert wrong.status_code == 401 and 'id="confirm-password"' in wrong.text  # the link still works
+        right = phone.post("/verify", data={**form, "password": PASSWORD})
+        assert right.status_code == 200 and "is confirmed" in right.text
+        assert phone.get("/api/auth/me").json()["email"] == "bob@example.com"
+    form = {"email": "ada@example.com", "password": PASSWORD, "csrf_token": csrf(client, "/signup")}
+    client.post("/signup", data=form)
+    assert "fst_signup" in client.cookies
+    page = client.get("/verify", params={"token": mailed_token(client, "ada@example.com", "verify")})
+    assert page.status_code == 200 and "is confirmed" in page.text  # one click, no password asked
+    me = client.get("/api/auth/me").json()
+    assert me["email"] == "ada@example.com" and me["verified"] is True and me["credits"] == 3
+    assert "fst_signup" not in client.cookies  # done with
+
+
+def test_wrong_passwords_for_a_link_count_under_the_login_limit(client, settings) -> None:
+    register(client, verify=False)
+    token = mailed_token(client, "ada@example.com", "verify")
+    with make_client(settings) as other:
+        form = {"token": token, "password": "not the sign-up's password", "csrf_token": csrf(other, "/login")}
+        for _ in range(5):  # settings: 5 failed attempts a minute
+            assert other.post("/verify", data=form).status_code == 401
+        limited = other.post("/verify", data={**form, "password": PASSWORD})
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+        assert other.post("/api/auth/verify", json={"token": token, "password": PASSWORD}).status_code == 429
+        assert login(other) == 429  # one count with logging in
+        assert other.get("/api/auth/me").status_code == 401
+    assert client.post("/api/auth/verify", json={"token": token}).status_code == 200  # the link was kept
+
+
 # Password reset -------------------------------------------------------------------------------
 
 

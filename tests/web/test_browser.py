@@ -174,6 +174,15 @@ def test_sign_up_upload_watch_and_download(browser, server, settings, shots, tmp
     assert "Check your inbox" in newcomer.inner_text("h1") and "phone@example.com" in newcomer.inner_text("main")
     assert newcomer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     snap(newcomer, shots, "phone-signup-sent")
+    # The link opened on another device (no sign-up cookie) asks for the sign-up's password.
+    laptop = browser.new_context(viewport=DESKTOP).new_page()
+    laptop.goto(mailed_link(settings, "phone@example.com", "verify"))
+    assert laptop.locator("#confirm-password").count() == 1 and laptop.locator("text=Log out").count() == 0
+    assert "Choose your own password" in laptop.inner_text("#not-me")
+    laptop.fill("#confirm-password input[name=password]", "a long enough password")
+    snap(laptop, shots, "desktop-confirm-password")
+    laptop.click("#confirm-password button[type=submit]")
+    assert "is confirmed" in laptop.inner_text("#verified") and laptop.locator("text=Log out").count() == 1
 
 
 def watch_console(page, errors: list[str]) -> None:

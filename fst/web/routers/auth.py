@@ -14,9 +14,13 @@ from fst.web.deps import (
     AppSettings,
     CurrentUser,
     DbSession,
+    MaybeUser,
     ReleasingRoute,
     client_address,
+    confirm_proof,
+    confirmed_session,
     end_session,
+    remember_signup,
     start_session,
 )
 from fst.web.models import User
@@ -42,15 +46,21 @@ def account(user: User, settings: Settings) -> Account:
 
 @router.post("/register", status_code=202)
 def api_register(
-    credentials: Credentials, request: Request, tasks: BackgroundTasks, session: DbSession, settings: AppSettings
+    credentials: Credentials,
+    request: Request,
+    response: Response,
+    tasks: BackgroundTasks,
+    session: DbSession,
+    settings: AppSettings,
 ) -> Accepted:
     """Sign up. The same answer (and no session) whether the address is new or taken: a new account
     is e-mailed the link that confirms it and signs it in (the free credits come with it); the owner
-    of a taken address is e-mailed a notice with a password-reset link."""
+    of a taken address is e-mailed a notice with a password-reset link. Sets the sign-up cookie."""
     signup = auth.register(session, settings, credentials.email, credentials.password, client_address(request))
     message = accounts.sign_up_mail(session, settings, signup)
     if message is not None:
         tasks.add_task(mail.send_logged, settings, message)
+    remember_signup(request, response, signup)
     return Accepted(detail=SIGN_UP_SENT)
 
 
@@ -76,12 +86,15 @@ def api_me(user: CurrentUser, settings: AppSettings) -> Account:
 
 @router.post("/verify")
 def api_verify(
-    body: TokenIn, request: Request, response: Response, session: DbSession, settings: AppSettings
+    body: TokenIn, request: Request, response: Response, user: MaybeUser, session: DbSession, settings: AppSettings
 ) -> Account:
-    """Confirm the e-mail address with the token from the link, and sign in (the link was sent to it)."""
-    user = accounts.verify_email(session, settings, body.token)
-    start_session(request, session, response, user)
-    return account(user, settings)
+    """Confirm the e-mail address with the token from the link, and sign in. The client shows it
+    chose the password the link keeps or sets: the sign-up cookie (set by its sign-up), or
+    `password` (wrong ones count under the login limit: 401, then 429). Without either: 401, and
+    the link stays usable."""
+    confirmed = accounts.verify_email(session, settings, body.token, confirm_proof(request, user, body.password))
+    confirmed_session(request, session, response, confirmed)
+    return account(confirmed, settings)
 
 
 @router.post("/verify/resend", status_code=202)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from fst.web import mail, styles
 from fst.web.deps import (
@@ -24,11 +25,15 @@ from fst.web.deps import (
     ReleasingRoute,
     check_csrf,
     client_address,
+    confirm_proof,
+    confirmed_session,
     end_session,
     read_upload,
+    remember_signup,
     start_session,
 )
 from fst.web.deps import settings as request_settings
+from fst.web.models import User
 from fst.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token
 from fst.web.services import account, auth, billing, jobs
 from fst.web.services.errors import ServiceError
@@ -117,7 +122,9 @@ def signup(
     message = account.sign_up_mail(session, settings, signup)
     if message is not None:
         tasks.add_task(mail.send_logged, settings, message)
-    return render(request, "signup_sent.html", {"user": None, "email": auth.normalise_email(email)})
+    response = render(request, "signup_sent.html", {"user": None, "email": auth.normalise_email(email)})
+    remember_signup(request, response, signup)
+    return response
 
 
 @router.post("/login")
@@ -261,19 +268,46 @@ def buy(request: Request, settings: AppSettings, user: MaybeUser, csrf: CsrfFiel
 # Accounts: e-mail verification, password reset, change password, delete account (`services.account`).
 
 
+def _confirm(
+    request: Request, session: Session, settings: Settings, user: User | None, token: str, password: str | None
+) -> Response:
+    """Confirm by the link and sign in; or the password form (with why) while the link is usable."""
+    try:
+        verified = account.verify_email(session, settings, token, confirm_proof(request, user, password))
+    except account.PasswordNeeded as needed:  # not an error: the form, as the link was opened
+        return render(request, "verify.html", {"user": user, "token": token, "email": needed.email})
+    except ServiceError as error:
+        try:  # a wrong password, or too many: the form again while the link still works
+            context = {"user": user, "token": token, "email": account.pending_email(session, token)}
+        except ServiceError:
+            context = {"user": user}
+        return refused(request, "verify.html", error, context)
+    response = render(request, "verify.html", {"user": verified, "verified": verified})
+    confirmed_session(request, session, response, verified)
+    return response
+
+
 @router.get("/verify")
 def verify_page(
     request: Request, session: DbSession, settings: AppSettings, user: MaybeUser, token: str = ""
 ) -> Response:
-    """The e-mailed confirmation link (a GET: the address is confirmed by opening it)."""
-    try:
-        verified = account.verify_email(session, settings, token)
-    except ServiceError as error:
-        return refused(request, "verify.html", error, {"user": user})
-    # The link was e-mailed to the address: opening it signs the account in.
-    response = render(request, "verify.html", {"user": verified, "verified": verified})
-    start_session(request, session, response, verified)
-    return response
+    """The e-mailed confirmation link (a GET): in the browser that signed up, it confirms the
+    address and signs in; elsewhere it asks for the sign-up's password (`services.account`)."""
+    return _confirm(request, session, settings, user, token, None)
+
+
+@router.post("/verify")
+def verify_with_password(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MaybeUser,
+    token: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: CsrfField = None,
+) -> Response:
+    check_csrf(request, csrf)
+    return _confirm(request, session, settings, user, token, password)
 
 
 @router.post("/verify/resend")
@@ -298,8 +332,8 @@ def resend_verification(
 
 
 @router.get("/forgot")
-def forgot_page(request: Request, user: MaybeUser) -> Response:
-    return render(request, "forgot.html", {"user": user})
+def forgot_page(request: Request, user: MaybeUser, email: str = "") -> Response:
+    return render(request, "forgot.html", {"user": user, "email": email[:320]})
 
 
 @router.post("/forgot")

@@ -11,6 +11,13 @@ Pre-account hijack: someone may sign up with another person's address first. A l
 the still unconfirmed address gets a new link carrying its own password (the earlier link stops
 working), and confirming by it sets that password and ends every session: the account is never
 confirmed with a password its first sign-up chose unless that link is the one clicked.
+
+Nor does the mailbox owner confirm, and sign in to, an account whose password someone else chose
+by opening the link that sign-up sent them (the other way round: the attacker keeps the password
+and later sees the owner's photos). A link confirms only with a proof that its opener chose the
+password it keeps or sets (`Proof`): the sign-up cookie of that sign-up's browser (one click), or
+the password itself, counted under the login limit. Whoever did not sign up chooses their own
+password by a reset link instead, which confirms the address and ends every session.
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from fst.web import mail
 from fst.web.models import EmailToken, Job, LoginSession, User
-from fst.web.security import hash_password, token_hash, verify_password
-from fst.web.services.auth import HOUR, SignUp, check_password, normalise_email
+from fst.web.security import hash_password, signup_proof_valid, token_hash, verify_password
+from fst.web.services.auth import HOUR, SignUp, check_password, normalise_email, password_attempt
 from fst.web.services.errors import Conflict, ServiceError
 from fst.web.services.rate_limits import RateLimited, release, reserve
 from fst.web.settings import Settings
@@ -37,6 +44,32 @@ RESET = "reset"
 VERIFY_TTL_S = 7 * 86400.0
 RESET_TTL_S = 3600.0  # a reset link is a key to the account: short-lived
 BAD_LINK = "this link is invalid, used or expired; ask for a new one"
+
+
+PASSWORD_NEEDED = "enter the password you chose at sign-up to confirm this address"
+WRONG_PASSWORD = "this is not the password this sign-up chose"
+
+
+class PasswordNeeded(ServiceError):
+    """The link was opened without a proof of the sign-up's password: ask for it (`Proof`)."""
+
+    status = 401
+
+    def __init__(self, email: str) -> None:
+        super().__init__(PASSWORD_NEEDED)
+        self.email = email
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What the opener of a confirmation link shows for the password it keeps or sets: the sign-up
+    cookie (`security.signup_proof`), the password typed in, or a session of the account (only for
+    a link that keeps the current password: one from *send again*)."""
+
+    signup_cookie: str | None = None
+    password: str | None = None
+    session_user_id: int | None = None
+    client: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -96,7 +129,8 @@ def verification_mail(
     credits = f" and get your {settings.free_credits} free credits" if settings.billing_enabled else ""
     body = (
         f"Welcome to fst.\n\nConfirm your e-mail address{credits}:\n\n{link}\n\n"
-        f"The link works for 7 days, with the password of your newest sign-up.\n"
+        f"The link works for 7 days, with the password of your newest sign-up: opened in the browser\n"
+        f"you signed up in, it signs you in at once; elsewhere it asks for that password.\n"
         f"If you did not sign up, ignore this message: nothing happens.\n"
     )
     return mail.message(settings, user.email, "Confirm your e-mail address", body)
@@ -147,12 +181,56 @@ def _mark_verified(session: Session, settings: Settings, user_id: int) -> None:
     session.execute(delete(EmailToken).where(EmailToken.user_id == user_id, EmailToken.purpose == VERIFY))
 
 
-def verify_email(session: Session, settings: Settings, token: str) -> User:
-    """Confirm the address the token was sent to; the free credits come with it. A link from a
-    later sign-up sets that sign-up's password, and every session and pending link ends. Committed."""
+def _check_proof(session: Session, settings: Settings, user: User, sets_hash: str | None, proof: Proof) -> None:
+    """Raise unless `proof` shows its holder chose the password the link keeps (`sets_hash` None)
+    or sets. Nothing is consumed: a refused proof keeps the link usable.
+
+    Raises:
+        PasswordNeeded: no proof at all (401: the page asks for the password).
+        ServiceError: a wrong password (401), counted under the login limit.
+        RateLimited: too many wrong passwords (429).
+    """
+    password_hash = sets_hash or user.password_hash
+    if signup_proof_valid(settings.secret_key, proof.signup_cookie, user.id, password_hash):
+        return
+    # A session proves the current password, not one a later sign-up's link would set.
+    if sets_hash is None and proof.session_user_id == user.id:
+        return
+    if proof.password is None:
+        raise PasswordNeeded(user.email)
+    attempt = password_attempt(session, settings, user.email, proof.client)
+    if not verify_password(proof.password, password_hash):
+        raise ServiceError(WRONG_PASSWORD, status=401)
+    release(session, attempt)
+
+
+def pending_email(session: Session, token: str) -> str:
+    """The address a usable confirmation link was sent to (the password form names it).
+
+    Raises:
+        ServiceError: a bad, used or expired link (400).
+    """
+    row = _peek(session, token, VERIFY)
+    user = session.get(User, row.user_id) if row else None
+    if user is None:
+        raise ServiceError(BAD_LINK)
+    return user.email
+
+
+def verify_email(session: Session, settings: Settings, token: str, proof: Proof) -> User:
+    """Confirm the address the token was sent to, given a `Proof` (see the module docstring); the
+    free credits come with it. A link from a later sign-up sets that sign-up's password, and every
+    session and pending link ends. Committed.
+
+    Raises:
+        ServiceError: a bad link (400); `_check_proof`'s errors (the link stays usable).
+    """
+    row = _peek(session, token, VERIFY)
+    user = session.get(User, row.user_id) if row else None
+    if row is None or user is None:
+        raise ServiceError(BAD_LINK)
+    _check_proof(session, settings, user, row.password_hash, proof)
     link = _consume(session, token, VERIFY)
-    user = session.get(User, link.user_id)
-    assert user is not None  # the token's row would have been deleted with the user (cascade)
     if link.password_hash is not None:
         user.password_hash = link.password_hash
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))

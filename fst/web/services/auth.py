@@ -102,6 +102,17 @@ def register(session: Session, settings: Settings, email: str, password: str, cl
     return SignUp(user, created=True, password_hash=password_hash)
 
 
+def password_attempt(session: Session, settings: Settings, email: str, client: str) -> int:
+    """Count a password attempt for `email` from `client` under the login limit, as a failure until
+    `release`d (a right password gives it back). Counted before Argon2 runs (`reserve`). Logging
+    in and confirming an address by its password share the count: neither is a free oracle.
+
+    Raises:
+        RateLimited: too many failed attempts from this address for this e-mail (429).
+    """
+    return reserve(session, f"login:{client}:{normalise_email(email)}", settings.logins_per_minute)
+
+
 def authenticate(session: Session, settings: Settings, email: str, password: str, client: str) -> User:
     """The user for these credentials.
 
@@ -111,8 +122,7 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
             for all three); the failure is counted and committed.
     """
     email = normalise_email(email)
-    # Every attempt is counted as a failure before Argon2 runs, and given back if it succeeds.
-    attempt = reserve(session, f"login:{client}:{email}", settings.logins_per_minute)
+    attempt = password_attempt(session, settings, email, client)
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     # An unknown e-mail is checked against a dummy hash: as slow, so timing does not reveal accounts.
     if not verify_password(password, user.password_hash if user else None):
