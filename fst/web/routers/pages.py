@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 
 from fst.web import mail, styles
 from fst.web.deps import (
@@ -269,7 +268,7 @@ def buy(request: Request, settings: AppSettings, user: MaybeUser, csrf: CsrfFiel
 
 
 def _confirm(
-    request: Request, session: Session, settings: Settings, user: User | None, token: str, password: str | None
+    request: Request, session: DbSession, settings: Settings, user: User | None, token: str, password: str | None
 ) -> Response:
     """Confirm by the link and sign in; or the password form (with why) while the link is usable."""
     try:
