@@ -13,6 +13,8 @@ The configs ship in the package (`fst/conf`, `fst.resources.config_dir()`); your
 
 from __future__ import annotations
 
+import warnings
+
 import hydra
 import lightning as L
 from hydra.utils import instantiate
@@ -50,6 +52,9 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
 
 
 def fit(cfg: DictConfig) -> None:
+    # Resume is exact with no data state: the stream restarts at the restored step
+    # (PhotoDataModule.train_dataloader), so this Lightning warning would only mislead.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     L.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)
     trainer = instantiate(

@@ -83,7 +83,7 @@ class PhotoDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        # The stream starts where the restored step left off: exact resume needs no data state.
+        # The stream resumes where the restored step left off: exact resume needs no data state.
         trainer = self.trainer
         per_step = self.batch_size * trainer.world_size * trainer.accumulate_grad_batches
         max_steps = trainer.max_steps if trainer.max_steps > 0 else 10**9

@@ -114,7 +114,12 @@ class PhotoStream(Dataset):
 
 
 class StreamSampler(Sampler[int]):
-    """Positions [start, stop) of the stream, this rank's share: rank, rank + world, ..."""
+    """This rank's share of the run's stream positions [0, stop), iterated from `start` on.
+
+    Its length is the whole run's share, not what is left of it: Lightning restores its count of
+    the epoch's batches on resume and ends the epoch when that count reaches the loader's length.
+    A length of only the rest ended a resumed epoch early and replayed its first batches.
+    """
 
     def __init__(self, start: int, stop: int, rank: int = 0, world_size: int = 1) -> None:
         self.start, self.stop, self.rank, self.world_size = start, stop, rank, world_size
@@ -123,7 +128,7 @@ class StreamSampler(Sampler[int]):
         return iter(range(self.start + self.rank, self.stop, self.world_size))
 
     def __len__(self) -> int:
-        return len(range(self.start + self.rank, self.stop, self.world_size))
+        return len(range(self.rank, self.stop, self.world_size))
 
 
 class FixedImages(Dataset):

@@ -56,6 +56,13 @@ def test_ranks_partition_the_stream() -> None:
     assert not set(ranks[0]) & set(ranks[1])
 
 
+def test_a_resumed_stream_keeps_the_whole_runs_length() -> None:
+    # Lightning counts a resumed epoch's batches from the restored step up to the loader's length.
+    resumed = StreamSampler(8, 20)
+    assert len(resumed) == 20
+    assert list(resumed) == list(range(8, 20))
+
+
 def test_validation_split_is_stable() -> None:
     names = [Path(f"/data/{i}.jpg") for i in range(2000)]
     held_out = [p for p in names if is_validation_file(p, 0.05)]
