@@ -31,6 +31,6 @@ def run(options: StylizeOptions) -> int:
     start = time.perf_counter()
     summary = batch.stylize(look, todo, options.output, masks)
     summary.skipped = skipped
-    method = {f"photo look ({choice.photo_method})"}  # no style net runs: the line says what did
-    report(options, summary, method, time.perf_counter() - start, rank, world_size, engine="")
+    ran = f"photo look ({choice.photo_method})"  # no style net runs: the line says what did
+    report(options, summary, ran, time.perf_counter() - start, rank, world_size)
     return 1 if summary.failed else 0

@@ -53,26 +53,22 @@ def plan(options: StylizeOptions, names: list[str], rank: int, world_size: int) 
     return todo, len(jobs) - len(todo)
 
 
-def report(
-    options: StylizeOptions,
-    summary: Summary,
-    modes: set[str],
-    elapsed: float,
-    rank: int,
-    world_size: int,
-    engine: str = "net",
-) -> None:
-    """One line on stderr: written, skipped, failed, speed, what ran (`modes` of the `engine`), and
-    where the outputs are."""
+def report(options: StylizeOptions, summary: Summary, ran: str, elapsed: float, rank: int, world_size: int) -> None:
+    """One line on stderr: written, skipped, failed, speed, what ran (`ran`: "compiled net",
+    "photo look (sliced)") and where the outputs are."""
     shard_note = f" (worker {rank + 1}/{world_size})" if world_size > 1 else ""
     rate = summary.written / elapsed if elapsed > 0 else 0.0
-    ran = " ".join(filter(None, ["+".join(sorted(modes)) or "no", engine]))  # "compiled net", "photo look (sliced)"
     print(
         f"stylized {summary.written}, skipped {summary.skipped} existing, failed {len(summary.failed)}"
         f"{shard_note} in {elapsed:.1f} s ({rate:.2f} img/s, {ran}); "
         f"outputs in {options.out_dir}",
         file=sys.stderr,
     )
+
+
+def net_modes(modes: set[str]) -> str:
+    """What ran, for the report: the net's modes joined, e.g. "bf16+compiled net"."""
+    return f"{'+'.join(sorted(modes)) or 'no'} net"
 
 
 def run(options: StylizeOptions, ray_start: RayStart | None = None) -> int:
@@ -116,7 +112,7 @@ def _run(options: StylizeOptions, ray_start: RayStart | None) -> int:
                 batch_run.stylize(batch_run.stylizer(net, name, style_jobs), style_jobs)
         summary, modes = batch_run.summary, batch_run.modes
     summary.skipped = skipped
-    report(options, summary, modes, time.perf_counter() - start, rank, world_size)
+    report(options, summary, net_modes(modes), time.perf_counter() - start, rank, world_size)
     return 1 if summary.failed else 0
 
 

@@ -65,7 +65,8 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     finally:
         if session.in_transaction():
             await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
-        session.close()
+        else:
+            session.close()  # holds no connection: nothing to wait for
 
 
 class ReleasingRoute(APIRoute):
