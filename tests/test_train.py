@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
 import sys
@@ -16,17 +15,9 @@ from safetensors.torch import load_file
 
 from fst.checkpoint import load_net
 from tests.conftest import random_photo
+from tests.training_runs import REPO, STEPS, assert_same_weights, environment, kill_at_checkpoint, resume
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
-
-# The killed run keeps every checkpoint: with the newest 3 kept, a fast machine wrote steps 8-16
-# and deleted step 4 in the half second before the kill (seen in CI on an idle Xeon).
-KEEP_EVERY_CHECKPOINT = "callbacks.checkpoint.save_top_k=-1"
-# Resumed at step 4, a run of 10 has 6 batches left: not a whole "epoch" from Lightning's view, so its
-# check for a resumable data loader fires (with 8 it would not).
-STEPS = 10
 
 
 def train_command(runs: Path, photos: Path, style: Path, vgg: Path, *extra: str) -> list[str]:
@@ -59,10 +50,6 @@ def train_command(runs: Path, photos: Path, style: Path, vgg: Path, *extra: str)
     ]
 
 
-def environment(run_id: str) -> dict[str, str]:
-    return {**os.environ, "FST_RUN_ID": run_id, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
 @pytest.fixture
 def setup(tmp_path: Path, photo_folder: Path, vgg_file: Path) -> tuple[Path, Path, Path, Path]:
     style = tmp_path / "style.png"
@@ -89,39 +76,15 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
 
     # Second run: SIGKILL it once the step-4 checkpoint exists, then resume from that checkpoint.
     killed_dir = runs / "tiny" / "killed" / "checkpoints"
-    process = subprocess.Popen(
-        train_command(runs, photos, style, vgg, *variant, "trainer.max_steps=1000", KEEP_EVERY_CHECKPOINT),
-        env=environment("killed"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while not (killed_dir / "step000004.ckpt").exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the writer finish the file before the kill
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    checkpoint = torch.load(killed_dir / "step000004.ckpt", map_location="cpu", weights_only=False)
-    assert checkpoint["global_step"] == 4
-    resumed_run = subprocess.run(
-        train_command(runs, photos, style, vgg, *variant, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
-        env=environment("resumed"),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    # The stream restarts at the restored step, so Lightning's "dataloader is not resumable" warning
-    # would only tell users a falsehood about their run.
-    assert "not resumable" not in resumed_run.stderr + resumed_run.stdout
+    command = train_command(runs, photos, style, vgg, *variant)
+    checkpoint, _ = kill_at_checkpoint(command, "killed", killed_dir)
+    resume(command, "resumed", checkpoint)
 
     straight = load_file(str(runs / "tiny" / "straight" / "checkpoints" / "tiny.safetensors"))
     # The resumed run continues in the killed run's directory (same TensorBoard run, same exports).
     assert not (runs / "tiny" / "resumed").exists()
     resumed = load_file(str(killed_dir / "tiny.safetensors"))
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        assert torch.allclose(straight[key], resumed[key], rtol=1e-5, atol=1e-6), key
+    assert_same_weights(straight, resumed)
     net, metadata = load_net(killed_dir / "tiny.safetensors")
     assert metadata["steps"] == STEPS
     if multi_style:

@@ -3,10 +3,8 @@ streams, the (content | style | output) grids, the export that stylize.py --styl
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,11 +13,9 @@ from safetensors.torch import load_file
 
 from fst.checkpoint import load_adain
 from tests.conftest import random_photo
-from tests.test_train import KEEP_EVERY_CHECKPOINT, environment
+from tests.training_runs import REPO, STEPS, environment, kill_at_checkpoint, resume
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def adain_command(runs: Path, photos: Path, styles: Path, vgg: Path, *extra: str) -> list[str]:
@@ -41,7 +37,7 @@ def adain_command(runs: Path, photos: Path, styles: Path, vgg: Path, *extra: str
         "data.val_images=2",
         "data.val_fraction=0.3",
         "model.decoder_width=0.125",
-        "trainer.max_steps=8",
+        f"trainer.max_steps={STEPS}",
         "trainer.val_check_interval=4",
         "trainer.log_every_n_steps=1",
         "callbacks.checkpoint.every_n_train_steps=4",
@@ -69,28 +65,10 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     subprocess.run(adain_command(runs, photos, styles, vgg, exact), env=environment("straight"), check=True)
 
     killed_dir = runs / "adain" / "killed" / "checkpoints"
-    process = subprocess.Popen(
-        adain_command(runs, photos, styles, vgg, exact, "trainer.max_steps=1000", KEEP_EVERY_CHECKPOINT),
-        env=environment("killed"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while not (killed_dir / "step000004.ckpt").exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the writer finish the file before the kill
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    checkpoint = torch.load(killed_dir / "step000004.ckpt", map_location="cpu", weights_only=True)
-    assert checkpoint["global_step"] == 4
+    command = adain_command(runs, photos, styles, vgg, exact)
+    checkpoint_path, checkpoint = kill_at_checkpoint(command, "killed", killed_dir)
     assert not any(k.startswith("net.encoder.") for k in checkpoint["state_dict"])  # the frozen VGG stays out
-    subprocess.run(
-        adain_command(runs, photos, styles, vgg, exact, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
-        env=environment("resumed"),
-        check=True,
-        capture_output=True,
-    )
+    resume(command, "resumed", checkpoint_path)
 
     straight_file = runs / "adain" / "straight" / "checkpoints" / "adain.safetensors"
     straight, resumed = load_file(str(straight_file)), load_file(str(killed_dir / "adain.safetensors"))
@@ -99,11 +77,11 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     assert decoder_keys and any(k.startswith("encoder.") for k in straight)  # the file needs no VGG file
     for key in straight:
         assert torch.allclose(straight[key], resumed[key], rtol=1e-5, atol=1e-6), key
-    # Steps 5-8 moved the decoder (else the equality above would prove little).
+    # Steps 5-10 moved the decoder (else the equality above would prove little).
     first_conv = checkpoint["state_dict"]["net.decoder.layers.0.1.weight"]
     assert not torch.allclose(first_conv, straight["decoder.layers.0.1.weight"])
     _, metadata = load_adain(killed_dir / "adain.safetensors")
-    assert metadata["steps"] == 8 and metadata["model"] == "adain" and metadata["name"] == "adain"
+    assert metadata["steps"] == STEPS and metadata["model"] == "adain" and metadata["name"] == "adain"
     assert metadata["loss"]["style_weight"] == 10.0
 
 

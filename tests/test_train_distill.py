@@ -3,10 +3,8 @@ exact resume after SIGKILL, the export that stylize.py loads, the teacher's meta
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,12 +14,10 @@ from safetensors.torch import load_file
 
 from fst.checkpoint import load_net
 from tests.conftest import random_photo
-from tests.test_train import KEEP_EVERY_CHECKPOINT, environment
 from tests.training.test_distill_module import STYLES, make_teacher
+from tests.training_runs import REPO, STEPS, assert_same_weights, environment, kill_at_checkpoint, resume
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def distill_command(runs: Path, photos: Path, teacher: Path, vgg: Path, *extra: str) -> list[str]:
@@ -43,7 +39,7 @@ def distill_command(runs: Path, photos: Path, teacher: Path, vgg: Path, *extra: 
         "data.val_fraction=0.3",
         "model.channels=[4,8,16]",
         "model.num_residual_blocks=1",
-        "trainer.max_steps=8",
+        f"trainer.max_steps={STEPS}",
         "trainer.val_check_interval=4",
         "trainer.log_every_n_steps=1",
         "callbacks.checkpoint.every_n_train_steps=4",
@@ -63,39 +59,19 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     subprocess.run(distill_command(runs, photos, teacher, vgg), env=environment("straight"), check=True)
 
     killed_dir = runs / "tiny_half" / "killed" / "checkpoints"
-    process = subprocess.Popen(
-        distill_command(runs, photos, teacher, vgg, "trainer.max_steps=1000", KEEP_EVERY_CHECKPOINT),
-        env=environment("killed"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while not (killed_dir / "step000004.ckpt").exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the writer finish the file before the kill
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    checkpoint = torch.load(killed_dir / "step000004.ckpt", map_location="cpu", weights_only=True)
-    assert checkpoint["global_step"] == 4
+    command = distill_command(runs, photos, teacher, vgg)
+    checkpoint_path, checkpoint = kill_at_checkpoint(command, "killed", killed_dir)
     assert all(k.startswith("net.") for k in checkpoint["state_dict"])  # neither the teacher nor the VGG
-    subprocess.run(
-        distill_command(runs, photos, teacher, vgg, f"ckpt_path={killed_dir / 'step000004.ckpt'}"),
-        env=environment("resumed"),
-        check=True,
-        capture_output=True,
-    )
+    resume(command, "resumed", checkpoint_path)
 
     straight = load_file(str(runs / "tiny_half" / "straight" / "checkpoints" / "tiny_half.safetensors"))
     resumed = load_file(str(killed_dir / "tiny_half.safetensors"))
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        assert torch.allclose(straight[key], resumed[key], rtol=1e-5, atol=1e-6), key
+    assert_same_weights(straight, resumed)
     first_conv = checkpoint["state_dict"]["net.encoder.0.0.1.weight"]
-    assert not torch.allclose(first_conv, straight["encoder.0.0.1.weight"])  # steps 5-8 moved it
+    assert not torch.allclose(first_conv, straight["encoder.0.0.1.weight"])  # steps 5-10 moved it
     net, metadata = load_net(killed_dir / "tiny_half.safetensors")
     assert net.style_names == STYLES and net.channels == [4, 8, 16]
-    assert metadata["steps"] == 8
+    assert metadata["steps"] == STEPS
     assert [s["name"] for s in metadata["styles"]] == STYLES
     assert metadata["loss"]["relative"] is True  # the teacher's loss, which defines the styles
     assert metadata["distilled_from"]["file"] == "teacher.safetensors"
