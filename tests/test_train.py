@@ -59,11 +59,12 @@ def setup(tmp_path: Path, photo_folder: Path, vgg_file: Path) -> tuple[Path, Pat
 
 
 def multi_style_args(folder: Path) -> tuple[str, ...]:
-    """Overrides that train a two-style `MultiStyleNet` (experiment=six_paintings's model and module)."""
+    """Overrides that train a two-style `MultiStyleNet` (experiment=six_paintings's model and module),
+    exporting a moving average of its weights (six_paintings_bold's)."""
     styles = [folder / "first.png", folder / "second.png"]
     for seed, path in enumerate(styles):
         random_photo(48, 40, seed=20 + seed).save(path)
-    return ("experiment=six_paintings", f"styles=[{styles[0]},{styles[1]}]")
+    return ("experiment=six_paintings", f"styles=[{styles[0]},{styles[1]}]", "module.ema_decay=0.9")
 
 
 @pytest.mark.parametrize("multi_style", [False, True], ids=["single-style", "multi-style"])
@@ -88,6 +89,8 @@ def test_resume_after_sigkill_equals_uninterrupted_run(setup: tuple[Path, Path, 
     net, metadata = load_net(killed_dir / "tiny.safetensors")
     assert metadata["steps"] == STEPS
     if multi_style:
+        # The exports above were the moving averages: equal, so the average resumed exactly too.
+        assert metadata["ema_decay"] == 0.9
         assert net.style_names == ["first", "second"]
         assert [s["name"] for s in metadata["styles"]] == ["first", "second"]
         assert all(len(s["sha256"]) == 64 for s in metadata["styles"])
@@ -130,7 +133,7 @@ def test_experiment_preset_trains_and_exports_its_own_style(setup: tuple[Path, P
 def test_ddp_sim_trains_with_two_processes_into_one_run_directory(setup: tuple[Path, Path, Path, Path]) -> None:
     runs, photos, style, vgg = setup
     result = subprocess.run(
-        train_command(runs, photos, style, vgg, "trainer=ddp_sim", "trainer.max_steps=3"),
+        train_command(runs, photos, style, vgg, "trainer=ddp_sim", "trainer.max_steps=3", "module.ema_decay=0.9"),
         env={k: v for k, v in environment("").items() if k != "FST_RUN_ID"},
         capture_output=True,
         text=True,
@@ -142,6 +145,7 @@ def test_ddp_sim_trains_with_two_processes_into_one_run_directory(setup: tuple[P
     assert len(run_dirs) == 1, run_dirs
     _, metadata = load_net(run_dirs[0] / "checkpoints" / "tiny.safetensors")
     assert metadata["steps"] == 3
+    assert metadata["ema_decay"] == 0.9  # the average's weights take no gradient, so DDP does not wait for one
 
 
 def test_bf16_mixed_precision_trains_on_cpu(setup: tuple[Path, Path, Path, Path]) -> None:

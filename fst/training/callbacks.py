@@ -30,13 +30,14 @@ class ExportInferenceFile(L.Callback):
             return None
         path = self.dirpath / f"{module.style_name}.safetensors"
         export(
-            module.net,
+            getattr(module, "inference_net", module.net),
             path,
             {
                 "loss": module.loss.config(),
                 "steps": trainer.global_step,
                 "image_size": self.image_size,
                 "precision": str(trainer.precision),
+                "ema_decay": getattr(module, "ema_decay", None),
                 # Last: a distilled net's styles are its teacher's, so is the loss that defines them.
                 **module.style_metadata(),
             },

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import make_grid
 
 from fst.checkpoint import load_net
@@ -42,6 +43,9 @@ class StyleTransferModule(L.LightningModule):
         log_images_every_n_steps: how often a (content | stylized) grid goes to the logger.
         channels_last: run the net and VGG in NHWC memory layout (faster convolutions on tensor
             cores and oneDNN; results equal up to float rounding).
+        ema_decay: keep an exponential moving average of the net's weights (this decay per step)
+            and validate and export it in place of the last step's weights, whose judged style
+            wanders from export to export at batch 4. None: no average.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class StyleTransferModule(L.LightningModule):
         style_name: str | None = None,
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
+        ema_decay: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -65,6 +70,8 @@ class StyleTransferModule(L.LightningModule):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.skipped_steps = 0
         self.style_target: StyleTarget | None = None  # Gram targets, built on the training device
+        self.ema_decay = ema_decay
+        self.net_average = _moving_average(net, ema_decay) if ema_decay else None
         load_rgb(style_image)  # fail now, in one line, rather than after the data loaders start
         self.style_sha256 = file_sha256(style_image)
 
@@ -74,10 +81,28 @@ class StyleTransferModule(L.LightningModule):
         return {k: v for k, v in state.items() if not k.startswith("loss.")}
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("loss.")}
-        return self.net.load_state_dict(
-            {k.removeprefix("net."): v for k, v in state_dict.items()}, strict=strict, assign=assign
-        )
+        net = {k.removeprefix("net."): v for k, v in state_dict.items() if k.startswith("net.")}
+        average = {k.removeprefix("net_average."): v for k, v in state_dict.items() if k.startswith("net_average.")}
+        result = self.net.load_state_dict(net, strict=strict, assign=assign)
+        if self.net_average is not None and average:
+            self.net_average.load_state_dict(average, strict=strict, assign=assign)
+        elif self.net_average is not None:
+            # A run that had no average: it starts from the restored weights, not the initial ones.
+            self.net_average.n_averaged.zero_()
+            self.net_average.update_parameters(self.net)
+        return result
+
+    @property
+    def inference_net(self) -> TransformerNet:
+        """The net that validates and is exported: the moving average when there is one."""
+        return self.net_average.module if self.net_average is not None else self.net
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Here, not in on_train_batch_end: callbacks' hooks (the checkpoint's) run before the module's,
+        # and a checkpoint must hold the average of the step it was saved at.
+        if self.net_average is not None:
+            self.net_average.update_parameters(self.net)
 
     def _ensure_style_target(self) -> None:
         # Here rather than in __init__: only now is the module on its final device.
@@ -87,6 +112,7 @@ class StyleTransferModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         self.net.to(memory_format=self.memory_format)
+        self.inference_net.to(memory_format=self.memory_format)
         self.loss.to(memory_format=self.memory_format)
         self._ensure_style_target()
 
@@ -132,7 +158,7 @@ class StyleTransferModule(L.LightningModule):
         self.log("train/skipped_steps", float(self.skipped_steps))
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        stylized = self.net(batch)
+        stylized = self.inference_net(batch)
         terms = self.loss(stylized, batch, self.style_target)
         self.log_dict({f"val/{k}": v for k, v in terms.items()}, sync_dist=True, batch_size=len(batch))
         if batch_idx == 0:
@@ -182,6 +208,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
         style_weights: Mapping[str, float] | None = None,
+        ema_decay: float | None = None,
     ) -> None:
         names = style_names(styles)
         if names != net.style_names:
@@ -197,7 +224,11 @@ class MultiStyleTransferModule(StyleTransferModule):
         paths = {name: _style_path(entry, style_dir) for name, entry in zip(names, styles, strict=True)}
         self.style_paths = {name: paths[name] for name in trained}
         first_image = next(iter(self.style_paths.values()))
-        super().__init__(net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last)
+        if init_from:
+            source, metadata = load_net(init_from)
+            net.load_shared(source)  # before the base class copies the net into its moving average
+            inherited = metadata.get("styles") or [metadata.get("style", {})]
+        super().__init__(net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last, ema_decay)
         for path in self.style_paths.values():
             load_rgb(path)  # every style image fails now, in one line
         self.train_indices = [names.index(s) for s in trained]
@@ -205,9 +236,6 @@ class MultiStyleTransferModule(StyleTransferModule):
             s: {"name": s, "file": Path(p).name, "sha256": file_sha256(p)} for s, p in self.style_paths.items()
         }
         if init_from:
-            source, metadata = load_net(init_from)
-            net.load_shared(source)
-            inherited = metadata.get("styles") or [metadata.get("style", {})]
             self.styles_metadata = {s["name"]: s for s in inherited if s.get("name")} | self.styles_metadata
         missing = [s for s in names if s not in self.styles_metadata]
         if missing:
@@ -264,12 +292,18 @@ class MultiStyleTransferModule(StyleTransferModule):
         totals: dict[str, torch.Tensor] = {}
         for index in self.train_indices:
             styles = torch.full((len(batch),), index)
-            stylized = self.net(batch, styles.to(batch.device))
+            stylized = self.inference_net(batch, styles.to(batch.device))
             for key, value in self.loss(stylized, batch, self.target_for(styles)).items():
                 totals[key] = totals.get(key, 0) + value / len(self.train_indices)
             if batch_idx == 0:
                 self._log_grid(f"val/images/{self.net.style_names[index]}", batch, stylized)
         self.log_dict({f"val/{k}": v for k, v in totals.items()}, sync_dist=True, batch_size=len(batch))
+
+
+def _moving_average(net: torch.nn.Module, decay: float) -> AveragedModel:
+    average = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    average.requires_grad_(False)  # DDP would wait for gradients that never come
+    return average
 
 
 def _style_path(entry: str, style_dir: str) -> str:

@@ -13,12 +13,14 @@ from fst.training.style_module import MultiStyleTransferModule, StyleTransferMod
 from tests.conftest import random_photo
 
 
-def make_module(tmp_path: Path) -> StyleTransferModule:
+def make_module(tmp_path: Path, ema_decay: float | None = None) -> StyleTransferModule:
     style = tmp_path / "style.png"
     random_photo(40, 32, seed=3).save(style)
     vgg = VGGFeatures("vgg16", weights="random", input_convention="caffe")
     loss = PerceptualLoss(vgg, ["relu2_2"], ["relu1_2", "relu2_2"], 1.0, 1.0, 1.0)
-    return StyleTransferModule(TransformerNet((8, 16, 32), 1), loss, partial(torch.optim.Adam, lr=1e-3), str(style))
+    net = TransformerNet((8, 16, 32), 1)
+    optimizer = partial(torch.optim.Adam, lr=1e-3)
+    return StyleTransferModule(net, loss, optimizer, str(style), ema_decay=ema_decay)
 
 
 def test_checkpoint_state_holds_only_the_transform_net(tmp_path: Path) -> None:
@@ -32,6 +34,48 @@ def test_state_dict_round_trip_restores_the_net(tmp_path: Path) -> None:
     b.load_state_dict(a.state_dict())
     x = torch.rand(1, 3, 16, 16)
     assert torch.equal(a.net.eval()(x), b.net.eval()(x))
+
+
+def test_the_moving_average_trails_the_net_and_is_what_validates(tmp_path: Path) -> None:
+    module = make_module(tmp_path, ema_decay=0.5)
+    optimizer = module.configure_optimizers()
+    assert all(not p.requires_grad for p in module.net_average.parameters())  # DDP waits for no gradient
+    assert not any(p is q for p in module.net_average.parameters() for q in optimizer.param_groups[0]["params"])
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = sum(p.square().sum() for p in module.net.parameters())
+        loss.backward()
+        return loss
+
+    module.optimizer_step(0, 0, optimizer, closure)  # the first update copies the stepped net
+    first = [p.detach().clone() for p in module.net.parameters()]
+    module.optimizer_step(0, 1, optimizer, closure)
+    assert not all(torch.equal(before, now) for before, now in zip(first, module.net.parameters(), strict=True))
+    averages = module.net_average.module.parameters()
+    for before, now, average in zip(first, module.net.parameters(), averages, strict=True):
+        assert torch.allclose(average, 0.5 * before + 0.5 * now)
+    assert module.inference_net is module.net_average.module
+
+
+def test_the_moving_average_resumes_exactly_or_starts_from_the_restored_net(tmp_path: Path) -> None:
+    trained = make_module(tmp_path, ema_decay=0.5)
+    optimizer = trained.configure_optimizers()
+    for _ in range(2):
+        adam_step(trained, optimizer, grad_fill=None)
+        trained.net_average.update_parameters(trained.net)
+    state = trained.state_dict()
+    assert any(k.startswith("net_average.") for k in state) and not any(k.startswith("loss.") for k in state)
+    resumed = make_module(tmp_path, ema_decay=0.5)
+    resumed.load_state_dict(state)
+    for a, b in zip(trained.inference_net.parameters(), resumed.inference_net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    # A checkpoint from a run without an average (switched on at a resume): the average is the net.
+    plain = {k: v for k, v in state.items() if k.startswith("net.")}
+    switched = make_module(tmp_path, ema_decay=0.5)
+    switched.load_state_dict(plain)
+    for a, b in zip(trained.net.parameters(), switched.inference_net.parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_style_name_and_hash_default_from_the_file(tmp_path: Path) -> None:
