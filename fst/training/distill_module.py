@@ -38,6 +38,8 @@ class DistillationModule(L.LightningModule):
         name: the run's name, also the exported file's.
         log_images_every_n_steps: how often a (photo | teacher | student) grid goes to the logger.
         channels_last: NHWC convolutions (faster on GPUs and oneDNN CPUs).
+        init_from: an exported student to start from: a run that follows a newer teacher begins
+            where the last student ended (a resumed run must keep its teacher).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class DistillationModule(L.LightningModule):
         name: str,
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -68,6 +71,11 @@ class DistillationModule(L.LightningModule):
                 f"{teacher}: the teacher's styles {teacher_styles} differ from the student's {student_styles}"
             )
         self.style_count = len(teacher_styles or [None])
+        if init_from:
+            start, _ = load_net(init_from)
+            if getattr(start, "style_names", None) != student_styles:
+                raise ValueError(f"{init_from}: its styles differ from the teacher's {teacher_styles}")
+            net.load_state_dict(start.state_dict())  # a different width fails here, naming the tensor
 
     def state_dict(self, *args, **kwargs):
         # The teacher is rebuilt from its file and the VGG from its own: checkpoints hold the student.

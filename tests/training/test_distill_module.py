@@ -30,13 +30,16 @@ def make_teacher(path: Path, seed: int = 0) -> Path:
     return export(net, path, metadata)
 
 
-def make_module(tmp_path: Path, teacher: Path | None = None, styles: list[str] = STYLES) -> DistillationModule:
+def make_module(
+    tmp_path: Path, teacher: Path | None = None, styles: list[str] = STYLES, init_from: Path | None = None
+) -> DistillationModule:
     teacher = teacher or make_teacher(tmp_path / "teacher.safetensors")
     torch.manual_seed(1)
     vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
     loss = DistillationLoss(vgg, feature_layers={"relu1_1": 1.0, "relu2_1": 1.0}, feature_weight=0.05)
     student = MultiStyleNet(styles, (4, 8, 16), 1)
-    return DistillationModule(student, loss, partial(torch.optim.Adam, lr=3e-3), str(teacher), "tiny")
+    optimizer = partial(torch.optim.Adam, lr=3e-3)
+    return DistillationModule(student, loss, optimizer, str(teacher), "tiny", init_from=init_from and str(init_from))
 
 
 def test_the_teacher_gets_no_gradients_and_the_student_does(tmp_path: Path) -> None:
@@ -96,6 +99,20 @@ def test_resuming_with_another_teacher_is_refused(tmp_path: Path) -> None:
     other = make_module(tmp_path, teacher=make_teacher(tmp_path / "other.safetensors", seed=5))
     with pytest.raises(CheckpointError, match=r"other\.safetensors: not the teacher this run started with"):
         other.on_load_checkpoint(checkpoint)
+
+
+def test_a_new_teacher_starts_from_the_last_student(tmp_path: Path) -> None:
+    last = make_module(tmp_path)
+    with torch.no_grad():
+        for parameter in last.net.parameters():
+            parameter.add_(0.1)  # a trained student, unlike a fresh one
+    student_file = export(last.net, tmp_path / "student.safetensors", last.style_metadata())
+    newer = make_teacher(tmp_path / "newer.safetensors", seed=7)
+    following = make_module(tmp_path, teacher=newer, init_from=student_file)
+    for a, b in zip(last.net.state_dict().values(), following.net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(RuntimeError, match="size mismatch"):  # a full-width file is no student's start
+        make_module(tmp_path, teacher=newer, init_from=newer)
 
 
 def test_exported_metadata_describes_the_teachers_styles(tmp_path: Path) -> None:
