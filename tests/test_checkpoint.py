@@ -5,7 +5,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from fst.checkpoint import CheckpointError, export, load_net, read_metadata
+from fst import resources
+from fst.checkpoint import INT8_MIN_ELEMENTS, CheckpointError, export, load_net, read_metadata
 from fst.models.transformer import TransformerNet
 
 
@@ -24,6 +25,30 @@ def test_export_then_load_gives_identical_outputs(tmp_path: Path) -> None:
 def test_full_width_export_is_small(tmp_path: Path) -> None:
     path = export(TransformerNet(), tmp_path / "full.safetensors")
     assert path.stat().st_size < 8 * 2**20
+
+
+def test_int8_export_quarters_the_large_weights_and_loads_within_their_rounding(tmp_path: Path) -> None:
+    net = TransformerNet((32, 64, 256), 2).eval()  # residual convolutions over INT8_MIN_ELEMENTS
+    half = export(net, tmp_path / "half.safetensors", dtype=torch.float16)
+    quarter = export(net, tmp_path / "quarter.safetensors", dtype=torch.int8)
+    assert quarter.stat().st_size < 0.7 * half.stat().st_size
+    loaded, metadata = load_net(quarter)
+    assert metadata["dtype"] == "int8"
+    original, restored = net.state_dict(), loaded.state_dict()
+    assert original.keys() == restored.keys()  # the scales are folded back into their weights
+    quantized = [k for k, v in original.items() if v.numel() >= INT8_MIN_ELEMENTS]
+    assert quantized
+    for key in quantized:
+        step = original[key].abs().flatten(1).amax(1) / 127  # one int8 step per output channel
+        error = (original[key] - restored[key]).abs().flatten(1).amax(1)
+        assert (error <= 0.51 * step + 1e-3 * step.max()).all(), key
+        assert not torch.equal(original[key], restored[key])
+
+
+def test_the_shipped_adain_file_is_small_and_int8() -> None:
+    path = resources.checkpoints_dir() / "adain.safetensors"
+    assert path.stat().st_size < 8 * 2**20
+    assert read_metadata(path)["dtype"] == "int8"
 
 
 def test_file_without_metadata_is_one_line_error(tmp_path: Path) -> None:
