@@ -49,11 +49,12 @@ class GramTarget:
     """Target Gram matrices {layer: (1, C, C)}: one style image, or a weighted blend of several.
 
     A multi-style batch has one target per entry {layer: (N, C, C)}, and may weigh each entry's
-    error (`entry_weights` (N,)): some paintings need a stronger pull than others.
+    error per layer (`entry_weights` {layer: (N,)}): some paintings need a stronger pull than
+    others, or a stronger pull at one depth.
     """
 
     grams: dict[str, torch.Tensor]
-    entry_weights: torch.Tensor | None = None
+    entry_weights: dict[str, torch.Tensor] | None = None
 
     @classmethod
     @torch.no_grad()
@@ -72,7 +73,7 @@ class GramTarget:
         return gram_loss(features, self.grams, layer_weights, reference, self.entry_weights)
 
     def to(self, device: torch.device | str) -> GramTarget:
-        weights = None if self.entry_weights is None else self.entry_weights.to(device)
+        weights = None if self.entry_weights is None else {k: w.to(device) for k, w in self.entry_weights.items()}
         return GramTarget({name: gram.to(device) for name, gram in self.grams.items()}, weights)
 
 

@@ -69,11 +69,12 @@ def gram_loss(
     grams: Mapping[str, torch.Tensor],
     layer_weights: Mapping[str, float],
     reference: Mapping[str, torch.Tensor] | None = None,
-    entry_weights: torch.Tensor | None = None,
+    entry_weights: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Sum over layers of weight x MSE(Gram of `features`, target Gram (1 or N, C, C)).
 
-    `entry_weights` (N,) weighs each image's error in the batch mean (default: all 1).
+    `entry_weights` {layer: (N,)} weighs each image's error at that layer in the batch mean
+    (layers not named, or no mapping: all 1).
 
     With `reference` (features of the content images), each image's error at each layer is divided
     by its content image's own error: the fraction of the photo's distance to the style that is left.
@@ -88,7 +89,7 @@ def gram_loss(
             with torch.no_grad():  # the photo's own error is a fixed yardstick, not trained towards
                 baseline = _gram_errors(gram_matrix(reference[name]), grams[name])
             errors = errors / baseline.clamp_min(1e-12)
-        if entry_weights is not None:
-            errors = errors * entry_weights.to(errors.device, errors.dtype)
+        if entry_weights is not None and name in entry_weights:
+            errors = errors * entry_weights[name].to(errors.device, errors.dtype)
         loss = loss + weight * errors.mean()
     return loss

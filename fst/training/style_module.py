@@ -191,8 +191,9 @@ class MultiStyleTransferModule(StyleTransferModule):
             trains only its rows with the convolutions frozen: the paper's way to add a style.
         init_from: an exported fst file to start from (`MultiStyleNet.load_shared`).
         style_weights: {style: multiplier of its style term} for paintings that need a stronger
-            (or weaker) pull than the others; unnamed styles 1. Validation stays unweighted, so its
-            totals compare across recipes.
+            (or weaker) pull than the others, or {style: {layer: multiplier}} for a pull at one
+            depth (unnamed layers 1); unnamed styles 1. Validation stays unweighted, so its totals
+            compare across recipes.
     """
 
     def __init__(
@@ -207,7 +208,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         init_from: str | None = None,
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
-        style_weights: Mapping[str, float] | None = None,
+        style_weights: Mapping[str, float | Mapping[str, float]] | None = None,
         ema_decay: float | None = None,
     ) -> None:
         names = style_names(styles)
@@ -216,9 +217,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         unknown = [s for s in train_styles or () if s not in names]
         if unknown:
             raise ValueError(f"train_styles: {unknown[0]!r} is not one of {names}")
-        unknown = [s for s in style_weights or {} if s not in names]
-        if unknown:
-            raise ValueError(f"style_weights: {unknown[0]!r} is not one of {names}")
+        layer_weights = _layer_weights(style_weights or {}, names, list(loss.style_layers))
         trained = list(train_styles or names)
         # Only the trained styles need their images; the others' metadata comes from `init_from`.
         paths = {name: _style_path(entry, style_dir) for name, entry in zip(names, styles, strict=True)}
@@ -246,7 +245,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         self.style_bank: dict[str, torch.Tensor] | None = None
         self.bank_row = torch.zeros(len(names), dtype=torch.long)
         self.bank_row[self.train_indices] = torch.arange(len(trained))
-        self.style_weights = torch.tensor([float((style_weights or {}).get(s, 1.0)) for s in names])
+        self.style_weights = {layer: torch.tensor(weights) for layer, weights in layer_weights.items()}
 
     @staticmethod
     def _train_only_rows(net: MultiStyleNet, rows: list[int]) -> None:
@@ -281,7 +280,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         """Each entry's Gram targets; `weighted`: with its style's weight (training, not validation)."""
         assert self.style_bank is not None
         rows = self.bank_row[styles.cpu()]
-        weights = self.style_weights[styles.cpu()] if weighted else None
+        weights = {layer: w[styles.cpu()] for layer, w in self.style_weights.items()} if weighted else None
         return GramTarget({layer: grams[rows.to(grams.device)] for layer, grams in self.style_bank.items()}, weights)
 
     def stylize_for_training(self, batch: torch.Tensor) -> tuple[torch.Tensor, StyleTarget]:
@@ -298,6 +297,23 @@ class MultiStyleTransferModule(StyleTransferModule):
             if batch_idx == 0:
                 self._log_grid(f"val/images/{self.net.style_names[index]}", batch, stylized)
         self.log_dict({f"val/{k}": v for k, v in totals.items()}, sync_dist=True, batch_size=len(batch))
+
+
+def _layer_weights(
+    style_weights: Mapping[str, float | Mapping[str, float]], names: list[str], layers: list[str]
+) -> dict[str, list[float]]:
+    """{layer: each style's multiplier, in `names`' order} from `style_weights`' config form."""
+    unknown = [s for s in style_weights if s not in names]
+    if unknown:
+        raise ValueError(f"style_weights: {unknown[0]!r} is not one of {names}")
+    per_style = {
+        s: dict(w) if isinstance(w, Mapping) else dict.fromkeys(layers, float(w)) for s, w in style_weights.items()
+    }
+    for style, weights in per_style.items():
+        unknown = [layer for layer in weights if layer not in layers]
+        if unknown:
+            raise ValueError(f"style_weights: {style}: {unknown[0]!r} is not one of the style layers {layers}")
+    return {layer: [float(per_style.get(s, {}).get(layer, 1.0)) for s in names] for layer in layers}
 
 
 def _moving_average(net: torch.nn.Module, decay: float) -> AveragedModel:

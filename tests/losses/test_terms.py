@@ -48,7 +48,15 @@ def test_entry_weights_scale_each_images_share_of_the_gram_loss() -> None:
     features = {"x": torch.cat([ones, zeros])}  # entry 0 errs by 0.25 (above), entry 1 by 0
     target = {"x": torch.zeros(2, 2, 2)}
     plain = gram_loss(features, target, {"x": 1.0})
-    weighted = gram_loss(features, target, {"x": 1.0}, entry_weights=torch.tensor([3.0, 1.0]))
+    weighted = gram_loss(features, target, {"x": 1.0}, entry_weights={"x": torch.tensor([3.0, 1.0])})
     assert torch.isclose(plain, torch.tensor(0.125)) and torch.isclose(weighted, torch.tensor(0.375))
-    ignored = gram_loss(features, target, {"x": 1.0}, entry_weights=torch.tensor([0.0, 5.0]))
+    ignored = gram_loss(features, target, {"x": 1.0}, entry_weights={"x": torch.tensor([0.0, 5.0])})
     assert ignored == 0
+
+
+def test_entry_weights_apply_only_to_the_layer_they_name() -> None:
+    ones = torch.ones(1, 2, 2, 2)
+    features = {"x": ones, "y": ones}
+    target = {"x": torch.zeros(1, 2, 2), "y": torch.zeros(1, 2, 2)}  # 0.25 per layer (above)
+    loss = gram_loss(features, target, {"x": 1.0, "y": 1.0}, entry_weights={"y": torch.tensor([3.0])})
+    assert torch.isclose(loss, torch.tensor(0.25 + 0.75))

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from fst.losses.perceptual import PerceptualLoss
+from fst.losses.terms import gram_loss
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 from fst.models.vgg import VGGFeatures
@@ -123,7 +124,7 @@ def test_skipped_step_leaves_weights_and_optimizer_state_unchanged(tmp_path: Pat
     assert not all(torch.equal(weights[k], v) for k, v in module.net.state_dict().items())
 
 
-def make_multi_module(tmp_path: Path, style_weights: dict[str, float] | None = None) -> MultiStyleTransferModule:
+def make_multi_module(tmp_path: Path, style_weights: dict | None = None) -> MultiStyleTransferModule:
     for seed, name in enumerate(("a", "b")):
         random_photo(40, 32, seed=seed).save(tmp_path / f"{name}.jpg")
     vgg = VGGFeatures("vgg16", weights="random", input_convention="caffe")
@@ -146,6 +147,29 @@ def test_style_weights_multiply_only_their_styles_training_term(tmp_path: Path) 
             assert plain > 0 and torch.isclose(weighted, factor * plain)
 
 
+def test_style_weights_per_layer_multiply_only_that_layer_of_that_style(tmp_path: Path) -> None:
+    plain_module = make_multi_module(tmp_path)
+    module = make_multi_module(tmp_path, {"b": {"relu2_2": 3.0}})
+    for m in (plain_module, module):
+        m._ensure_style_target()
+    batch = torch.rand(2, 3, 32, 32)
+    styles = torch.tensor([1, 1])
+    with torch.no_grad():
+        stylized = module.net(batch, styles)
+        target = module.target_for(styles, weighted=True)
+        features = module.loss.vgg(stylized, ["relu1_2", "relu2_2"])
+        per_layer = {layer: gram_loss(features, target.grams, {layer: 1.0}) for layer in ("relu1_2", "relu2_2")}
+        weighted = module.loss(stylized, batch, target)["style"]
+    assert per_layer["relu1_2"] > 0 and per_layer["relu2_2"] > 0
+    assert torch.isclose(weighted, per_layer["relu1_2"] + 3.0 * per_layer["relu2_2"])
+    assert torch.equal(module.style_weights["relu1_2"], plain_module.style_weights["relu1_2"])
+
+
 def test_style_weights_for_an_unknown_style_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="style_weights: 'c' is not one of"):
         make_multi_module(tmp_path, {"c": 2.0})
+
+
+def test_style_weights_for_a_layer_the_loss_does_not_use_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"style_weights: b: 'relu4_1' is not one of the style layers"):
+        make_multi_module(tmp_path, {"b": {"relu4_1": 2.0}})
