@@ -3,7 +3,8 @@
 The teacher's output is the target: no style image and no Gram matrix is needed, since the
 teacher already is the style. Pixels alone teach colour and layout but average the fine strokes
 away where the student cannot place them exactly; a few VGG feature terms ask for the strokes'
-texture instead of their exact pixels.
+texture instead of their exact pixels, and Gram terms ask for the teacher's texture statistics
+wherever the strokes fall (the deep layers, where the painted forms are).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from fst.losses.terms import content_loss
+from fst.losses.terms import content_loss, gram_matrix
 from fst.models.vgg import VGGFeatures
 
 PixelNorm = Literal["l1", "mse"]
@@ -32,6 +33,9 @@ class DistillationLoss(nn.Module):
             the teacher's own feature energy (dimensionless, ~1 for an unrelated image), so layers
             with raw energies 100x apart count alike.
         feature_weight: multiplier of the summed feature terms.
+        gram_layers: {layer: weight}; each layer's term is the squared error of the output's Gram
+            matrix to the teacher output's, relative to the latter's energy (~1 for none of it).
+        gram_weight: multiplier of the summed Gram terms.
     """
 
     def __init__(
@@ -41,6 +45,8 @@ class DistillationLoss(nn.Module):
         pixel_norm: PixelNorm = "l1",
         feature_layers: Mapping[str, float] | None = None,
         feature_weight: float = 0.0,
+        gram_layers: Mapping[str, float] | None = None,
+        gram_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if pixel_norm not in ("l1", "mse"):
@@ -49,11 +55,14 @@ class DistillationLoss(nn.Module):
         self.pixel_norm = pixel_norm
         self.feature_layers = {name: float(weight) for name, weight in (feature_layers or {}).items()}
         self.feature_weight = float(feature_weight)
-        if self.feature_layers and vgg is None:
-            raise ValueError(f"feature_layers {list(self.feature_layers)} need a vgg")
-        if vgg is not None and self.feature_layers:
-            vgg.truncate_after(max(self.feature_layers, key=vgg.names.index))
-        self.vgg = vgg if self.feature_layers else None
+        self.gram_layers = {name: float(weight) for name, weight in (gram_layers or {}).items()}
+        self.gram_weight = float(gram_weight)
+        layers = [*self.feature_layers, *self.gram_layers]
+        if layers and vgg is None:
+            raise ValueError(f"feature_layers and gram_layers {layers} need a vgg")
+        if vgg is not None and layers:
+            vgg.truncate_after(max(layers, key=vgg.names.index))
+        self.vgg = vgg if layers else None
 
     def config(self) -> dict[str, Any]:
         """What this loss was: exported files record it beside the teacher's."""
@@ -62,6 +71,8 @@ class DistillationLoss(nn.Module):
             "pixel_norm": self.pixel_norm,
             "feature_layers": self.feature_layers,
             "feature_weight": self.feature_weight,
+            "gram_layers": self.gram_layers,
+            "gram_weight": self.gram_weight,
             "vgg": None if self.vgg is None else {"arch": self.vgg.arch, "input_convention": self.vgg.input_convention},
         }
 
@@ -69,19 +80,33 @@ class DistillationLoss(nn.Module):
         """Terms for the student's `output` against the teacher's `target`, both (N, 3, H, W) in [0, 1].
 
         Returns:
-            {"pixel", "features"} already multiplied by their weights, and "total".
+            {"pixel", "features", "gram"} already multiplied by their weights, and "total".
         """
         target = target.detach()  # the teacher's side is a constant, whatever graph it came from
         difference = output.float() - target.float()
         pixel = difference.abs().mean() if self.pixel_norm == "l1" else difference.square().mean()
         features = torch.zeros((), device=output.device)
+        grams = torch.zeros((), device=output.device)
         if self.vgg is not None:
-            layers = list(self.feature_layers)
+            layers = list(dict.fromkeys([*self.feature_layers, *self.gram_layers]))
             with torch.no_grad():
                 targets = self.vgg(target, layers)
             ours = self.vgg(output, layers)
             for name, weight in self.feature_layers.items():
                 features = features + weight * content_loss({name: ours[name]}, {name: targets[name]}, relative=True)
-        terms = {"pixel": self.pixel_weight * pixel, "features": self.feature_weight * features}
-        terms["total"] = terms["pixel"] + terms["features"]
+            for name, weight in self.gram_layers.items():
+                grams = grams + weight * _relative_gram_error(ours[name], targets[name])
+        terms = {
+            "pixel": self.pixel_weight * pixel,
+            "features": self.feature_weight * features,
+            "gram": self.gram_weight * grams,
+        }
+        terms["total"] = terms["pixel"] + terms["features"] + terms["gram"]
         return terms
+
+
+def _relative_gram_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over images of |Gram(features) - Gram(target)|^2 / |Gram(target)|^2."""
+    ours, theirs = gram_matrix(features), gram_matrix(target)
+    errors = (ours - theirs).pow(2).flatten(1).sum(dim=1)
+    return (errors / theirs.pow(2).flatten(1).sum(dim=1).clamp_min(1e-12)).mean()

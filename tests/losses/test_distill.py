@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fst.losses.distill import DistillationLoss
+from fst.losses.distill import DistillationLoss, _relative_gram_error
 from fst.models.vgg import VGGFeatures
 
 
@@ -53,6 +53,8 @@ def test_feature_gradients_reach_the_output_only() -> None:
 def test_feature_layers_without_vgg_or_bad_norm_are_refused() -> None:
     with pytest.raises(ValueError, match="need a vgg"):
         DistillationLoss(None, feature_layers={"relu1_1": 1.0})
+    with pytest.raises(ValueError, match="need a vgg"):
+        DistillationLoss(None, gram_layers={"relu1_1": 1.0})
     with pytest.raises(ValueError, match="pixel_norm"):
         DistillationLoss(pixel_norm="l2")
 
@@ -61,3 +63,22 @@ def test_vgg_is_truncated_after_the_deepest_feature_layer() -> None:
     loss = DistillationLoss(random_vgg(), feature_layers={"relu2_1": 1.0, "relu1_1": 1.0}, feature_weight=1.0)
     assert loss.vgg is not None and loss.vgg.names[-1] == "relu2_1"
     assert loss.config()["feature_layers"] == {"relu2_1": 1.0, "relu1_1": 1.0}
+
+
+def test_gram_term_ignores_where_the_texture_falls_and_sees_what_it_is() -> None:
+    loss = DistillationLoss(random_vgg(), pixel_weight=0.0, gram_layers={"relu2_1": 1.0}, gram_weight=2.0)
+    target = torch.rand(1, 3, 32, 32)
+    moved = target.roll(shifts=(8, 8), dims=(2, 3))  # the same texture, elsewhere
+    flat = torch.full_like(target, 0.5)
+    assert loss(moved, target)["gram"].item() < 0.05 * loss(flat, target)["gram"].item()
+    # Relative: features scaled by 1/sqrt(2) halve the Gram, |G/2 - G|^2 / |G|^2 = 1/4.
+    features = torch.rand(2, 4, 8, 8)
+    assert _relative_gram_error(features / 2**0.5, features).item() == pytest.approx(0.25, rel=1e-5)
+
+
+def test_vgg_reaches_the_deepest_of_feature_and_gram_layers() -> None:
+    loss = DistillationLoss(
+        random_vgg(), feature_layers={"relu1_1": 1.0}, feature_weight=1.0, gram_layers={"relu3_1": 1.0}, gram_weight=1.0
+    )
+    assert loss.vgg is not None and loss.vgg.names[-1] == "relu3_1"
+    assert loss.config()["gram_layers"] == {"relu3_1": 1.0}
