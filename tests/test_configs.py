@@ -212,4 +212,4 @@ def test_six_paintings_distill_builds_a_half_width_student_of_the_shipped_file(
         optimizer=instantiate(cfg.optimizer, _convert_="all"),
     )
     target, stylized = module.outputs(torch.rand(2, 3, 32, 32), torch.tensor([0, 5]))
-    assert set(module.loss(stylized, target)) == {"pixel", "features", "total"}
+    assert set(module.loss(stylized, target)) == {"pixel", "features", "gram", "total"}
