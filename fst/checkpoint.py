@@ -47,8 +47,8 @@ def export(
 
     `dtype` is how the weights are stored: float16 halves the file; int8 quarters it (convolution
     weights of `INT8_MIN_ELEMENTS` or more as int8 with a float16 scale per output channel, the rest
-    float16). The loaders copy the
-    weights into the float32 model, so inference is unchanged but for the rounding.
+    float16). The loaders copy the weights into the float32 model, so inference is unchanged but
+    for the rounding.
     """
     path = Path(path)
     meta = {"fst_version": fst.__version__, **(metadata or {}), "architecture": net.architecture()}

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from fst.losses.terms import content_loss, gram_matrix
+from fst.losses.terms import content_loss, relative_gram_error
 from fst.models.vgg import VGGFeatures
 
 PixelNorm = Literal["l1", "mse"]
@@ -57,12 +57,12 @@ class DistillationLoss(nn.Module):
         self.feature_weight = float(feature_weight)
         self.gram_layers = {name: float(weight) for name, weight in (gram_layers or {}).items()}
         self.gram_weight = float(gram_weight)
-        layers = [*self.feature_layers, *self.gram_layers]
-        if layers and vgg is None:
-            raise ValueError(f"feature_layers and gram_layers {layers} need a vgg")
-        if vgg is not None and layers:
-            vgg.truncate_after(max(layers, key=vgg.names.index))
-        self.vgg = vgg if layers else None
+        self.vgg_layers = list(dict.fromkeys([*self.feature_layers, *self.gram_layers]))
+        if self.vgg_layers and vgg is None:
+            raise ValueError(f"feature_layers and gram_layers {self.vgg_layers} need a vgg")
+        if vgg is not None and self.vgg_layers:
+            vgg.truncate_after(max(self.vgg_layers, key=vgg.names.index))
+        self.vgg = vgg if self.vgg_layers else None
 
     def config(self) -> dict[str, Any]:
         """What this loss was: exported files record it beside the teacher's."""
@@ -88,14 +88,13 @@ class DistillationLoss(nn.Module):
         features = torch.zeros((), device=output.device)
         grams = torch.zeros((), device=output.device)
         if self.vgg is not None:
-            layers = list(dict.fromkeys([*self.feature_layers, *self.gram_layers]))
             with torch.no_grad():
-                targets = self.vgg(target, layers)
-            ours = self.vgg(output, layers)
+                targets = self.vgg(target, self.vgg_layers)
+            ours = self.vgg(output, self.vgg_layers)
             for name, weight in self.feature_layers.items():
                 features = features + weight * content_loss({name: ours[name]}, {name: targets[name]}, relative=True)
             for name, weight in self.gram_layers.items():
-                grams = grams + weight * _relative_gram_error(ours[name], targets[name])
+                grams = grams + weight * relative_gram_error(ours[name], targets[name])
         terms = {
             "pixel": self.pixel_weight * pixel,
             "features": self.feature_weight * features,
@@ -103,10 +102,3 @@ class DistillationLoss(nn.Module):
         }
         terms["total"] = terms["pixel"] + terms["features"] + terms["gram"]
         return terms
-
-
-def _relative_gram_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over images of |Gram(features) - Gram(target)|^2 / |Gram(target)|^2."""
-    ours, theirs = gram_matrix(features), gram_matrix(target)
-    errors = (ours - theirs).pow(2).flatten(1).sum(dim=1)
-    return (errors / theirs.pow(2).flatten(1).sum(dim=1).clamp_min(1e-12)).mean()

@@ -59,6 +59,13 @@ def content_loss(
     return loss
 
 
+def relative_gram_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over images of |Gram(features) - Gram(target)|^2 / |Gram(target)|^2 (~1: none of it)."""
+    theirs = gram_matrix(target)
+    errors = _gram_errors(gram_matrix(features), theirs)
+    return (errors / theirs.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)).mean()
+
+
 def _gram_errors(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of each image's Gram matrix from its target: (N,)."""
     return (gram - target.expand_as(gram)).pow(2).flatten(1).mean(dim=1)

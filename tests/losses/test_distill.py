@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from fst.losses.distill import DistillationLoss, _relative_gram_error
+from fst.losses.distill import DistillationLoss
+from fst.losses.terms import relative_gram_error
 from fst.models.vgg import VGGFeatures
 
 
@@ -73,7 +74,7 @@ def test_gram_term_ignores_where_the_texture_falls_and_sees_what_it_is() -> None
     assert loss(moved, target)["gram"].item() < 0.05 * loss(flat, target)["gram"].item()
     # Relative: features scaled by 1/sqrt(2) halve the Gram, |G/2 - G|^2 / |G|^2 = 1/4.
     features = torch.rand(2, 4, 8, 8)
-    assert _relative_gram_error(features / 2**0.5, features).item() == pytest.approx(0.25, rel=1e-5)
+    assert relative_gram_error(features / 2**0.5, features).item() == pytest.approx(0.25, rel=1e-5)
 
 
 def test_vgg_reaches_the_deepest_of_feature_and_gram_layers() -> None:
