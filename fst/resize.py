@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(N, 3, H, W) -> (N, 3, *size).
+def resize(image: torch.Tensor, size: tuple[int, int], clamp: bool = True) -> torch.Tensor:
+    """(N, 3, H, W) -> (N, 3, *size); `clamp=False` for signed images (a difference of two).
 
     Shrinking: antialiased bilinear (a triangle filter, no aliasing). It is also what the shipped
     styles' Gram targets were computed with: another filter (antialiased bicubic) changed the
@@ -21,9 +21,11 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(image.shape[-2:]) == tuple(size):
         return image
     if size[0] * size[1] <= image.shape[-2] * image.shape[-1]:
-        return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        resized = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+    else:
+        resized = F.interpolate(image, size=size, mode="bicubic", align_corners=False)
     # Bicubic overshoots at edges: clamp back into the pixel range.
-    return F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+    return resized.clamp(0, 1) if clamp else resized
 
 
 def long_side_size(height: int, width: int, long_side: int) -> tuple[int, int]:

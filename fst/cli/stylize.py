@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=controls.content_scale,
         help="resize before the net (<1: bigger strokes)",
     )
+    p.add_argument(
+        "--form-size",
+        type=int,
+        default=controls.form_size,
+        metavar="PX",
+        help="images larger than this long side get the style's large forms from a second pass at this size "
+        "and their fine detail from the full-size one (0: one pass at full size)",
+    )
     perf = Performance
     p.add_argument("--device", default=perf.device, help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument(

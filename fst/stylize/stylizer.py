@@ -100,20 +100,20 @@ class Stylizer:
         made only where needed (the net's input, tile by tile when tiled, and the controls).
         `progress` is told each stage of the net, or each batch of tiles, as it ends.
         """
-        net_progress = progress.span(0.0, 0.95) if progress else None  # the rest: resize and controls
         height, width = content.shape[-2:]
         size = controls.scaled_size(height, width, self.controls.content_scale)
         scaled = content if size == (height, width) else resize(to_float(content), size)
-        if size[0] * size[1] > self.whole_image_limit(self.compiled is not None):
-            stylized = self._tiled_batch(scaled, net_progress)
-        else:
-            try:
-                stylized = self._forward(to_float(scaled.to(self.device)), net_progress).cpu()
-            except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
-                if not _is_out_of_memory(error):
-                    raise
-                _free_memory(self.device)
-                stylized = self._tiled_batch(scaled, net_progress)  # fall back to tiles
+        forms_size = controls.forms_size(*size, self.controls.form_size)
+        net_share = 0.95  # of the progress; the rest: resizes and controls
+        full_share = (
+            net_share if forms_size is None else net_share * _pixels(size) / (_pixels(size) + _pixels(forms_size))
+        )
+        stylized = self._stylize(scaled, progress.span(0.0, full_share) if progress else None)
+        if forms_size is not None:
+            forms_progress = progress.span(full_share, net_share) if progress else None
+            forms = self._stylize(resize(to_float(scaled), forms_size), forms_progress)
+            stylized = controls.paint_forms(stylized, forms)
+            del forms
         del scaled
         stylized = resize(stylized, (height, width))
         dials = self.controls
@@ -124,6 +124,18 @@ class Stylizer:
         if progress:
             progress(1.0)
         return stylized
+
+    def _stylize(self, images: torch.Tensor, progress: Progress | None) -> torch.Tensor:
+        """(N, 3, H, W) uint8 or float CPU images through the net, whole or in tiles -> float CPU."""
+        if images.shape[-2] * images.shape[-1] > self.whole_image_limit(self.compiled is not None):
+            return self._tiled_batch(images, progress)
+        try:
+            return self._forward(to_float(images.to(self.device)), progress).cpu()
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
+            if not _is_out_of_memory(error):
+                raise
+            _free_memory(self.device)
+            return self._tiled_batch(images, progress)  # fall back to tiles
 
     def _tiled_batch(self, images: torch.Tensor, progress: Progress | None) -> torch.Tensor:
         count = len(images)
@@ -145,6 +157,10 @@ class Stylizer:
     def _run_tiles(self, image: torch.Tensor, tile_size: int, progress: Progress | None = None) -> torch.Tensor:
         """One (3, H, W) image through the net in tiles with whole-image statistics."""
         return tiling.stylize_tiled(self.net, image, tile_size, self.tiling.overlap, progress=progress)
+
+
+def _pixels(size: tuple[int, int]) -> int:
+    return size[0] * size[1]
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
