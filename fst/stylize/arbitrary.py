@@ -155,6 +155,7 @@ class ArbitraryStylizer(Stylizer):
 
     EAGER_MAX_PIXELS = 2_000_000
     COMPILED_MAX_PIXELS = 4_000_000
+    default_form_size = 0  # the forms pass is not measured for AdaIN: one pass unless asked
     net: StyledAdaIN
 
     def whole_image_limit(self, compiled: bool) -> int:

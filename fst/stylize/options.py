@@ -105,11 +105,12 @@ class Controls:
     content_scale: float = 1.0  # resize before the net (< 1: bigger strokes)
     # Long side (px) at which large images get the style's large forms: a second pass at this size
     # gives the low frequencies, the full-size pass the fine detail (`controls.paint_forms`;
-    # docs/measurements.md, "forms at a working size"). 0: one pass at full size.
-    form_size: int = 512
+    # docs/measurements.md, "forms at a working size"). 0: one pass at full size. None: the
+    # stylizer's own default (`Stylizer.default_form_size`: 512 for style nets, 0 for AdaIN).
+    form_size: int | None = None
 
     def __post_init__(self) -> None:
-        if self.form_size < 0:
+        if self.form_size is not None and self.form_size < 0:
             raise OptionError(f"{{}} must be 0 (off) or a long side in pixels, got {self.form_size}", "form_size")
 
 

@@ -27,6 +27,9 @@ class Stylizer:
         compiled: the net as a compiled package (`fst.stylize.compiled`), or None for the eager net.
     """
 
+    # Measured for the shipped style nets (docs/measurements.md, "forms at a working size").
+    default_form_size = 512
+
     def __init__(
         self,
         net: TransformerNet,
@@ -103,7 +106,8 @@ class Stylizer:
         height, width = content.shape[-2:]
         size = controls.scaled_size(height, width, self.controls.content_scale)
         scaled = content if size == (height, width) else resize(to_float(content), size)
-        forms_size = controls.forms_size(*size, self.controls.form_size)
+        form_size = self.default_form_size if self.controls.form_size is None else self.controls.form_size
+        forms_size = controls.forms_size(*size, form_size)
         net_share = 0.95  # of the progress; the rest: resizes and controls
         full_share = (
             net_share if forms_size is None else net_share * _pixels(size) / (_pixels(size) + _pixels(forms_size))

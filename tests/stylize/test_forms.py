@@ -11,6 +11,7 @@ from torch import nn
 import stylize
 from fst.models.transformer import TransformerNet
 from fst.resize import resize
+from fst.stylize.arbitrary import ArbitraryStylizer
 from fst.stylize.controls import forms_size, paint_forms
 from fst.stylize.options import Controls, OptionError, Performance, TilingOptions
 from fst.stylize.stylizer import Stylizer, to_float
@@ -109,6 +110,15 @@ def test_tiled_large_image_matches_untiled_with_forms(tiny_net: TransformerNet) 
     whole = stylizer(tiny_net, form_size=48)(image)
     tiled = stylizer(tiny_net, form_size=48, max_pixels=4096)(image)  # the full pass in tiles
     assert psnr(whole.float() / 255, tiled.float() / 255) >= 40.0
+
+
+def test_default_form_size_is_the_stylizers(tiny_net: TransformerNet) -> None:
+    recording = Recording(tiny_net)
+    plain = Stylizer(recording, "tiny", torch.device("cpu"), performance=Performance(precision="fp32"))
+    assert plain.controls.form_size is None and plain.default_form_size == 512
+    plain(photo(40, 600))
+    assert recording.sizes == [(40, 600), (34, 512)]
+    assert ArbitraryStylizer.default_form_size == 0  # not measured for AdaIN: one pass
 
 
 def test_negative_form_size_is_refused() -> None:
