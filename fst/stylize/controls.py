@@ -30,7 +30,7 @@ def scaled_size(height: int, width: int, content_scale: float) -> tuple[int, int
     return max(1, round(height * content_scale)), max(1, round(width * content_scale))
 
 
-def forms_size(height: int, width: int, form_size: int) -> tuple[int, int] | None:
+def forms_pass_size(height: int, width: int, form_size: int) -> tuple[int, int] | None:
     """The size of the forms pass for an image the net sees at (height, width): its long side at
     `form_size`; None when the image is no larger (or `form_size` is 0: one pass at full size)."""
     if form_size <= 0 or max(height, width) <= form_size:

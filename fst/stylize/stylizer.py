@@ -107,15 +107,14 @@ class Stylizer:
         size = controls.scaled_size(height, width, self.controls.content_scale)
         scaled = content if size == (height, width) else resize(to_float(content), size)
         form_size = self.default_form_size if self.controls.form_size is None else self.controls.form_size
-        forms_size = controls.forms_size(*size, form_size)
-        net_share = 0.95  # of the progress; the rest: resizes and controls
-        full_share = (
-            net_share if forms_size is None else net_share * _pixels(size) / (_pixels(size) + _pixels(forms_size))
-        )
+        pass_size = controls.forms_pass_size(*size, form_size)  # None: one pass
+        # The net's share of the progress is 0.95 (the rest: resizes and controls), split by pixels.
+        passes = _pixels(size) + (_pixels(pass_size) if pass_size else 0)
+        full_share = 0.95 * _pixels(size) / passes
         stylized = self._stylize(scaled, progress.span(0.0, full_share) if progress else None)
-        if forms_size is not None:
-            forms_progress = progress.span(full_share, net_share) if progress else None
-            forms = self._stylize(resize(to_float(scaled), forms_size), forms_progress)
+        if pass_size is not None:
+            forms_progress = progress.span(full_share, 0.95) if progress else None
+            forms = self._stylize(resize(to_float(scaled), pass_size), forms_progress)
             stylized = controls.paint_forms(stylized, forms)
             del forms
         del scaled

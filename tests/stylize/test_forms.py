@@ -12,8 +12,9 @@ import stylize
 from fst.models.transformer import TransformerNet
 from fst.resize import resize
 from fst.stylize.arbitrary import ArbitraryStylizer
-from fst.stylize.controls import forms_size, paint_forms
+from fst.stylize.controls import forms_pass_size, paint_forms
 from fst.stylize.options import Controls, OptionError, Performance, TilingOptions
+from fst.stylize.progress import Progress
 from fst.stylize.stylizer import Stylizer, to_float
 from fst.stylize.tiling import psnr
 from tests.stylize.helpers import noise_image
@@ -48,12 +49,12 @@ def photo(height: int, width: int) -> torch.Tensor:
     return (resize(torch.rand(1, 3, 6, 8), (height, width)) * 255).round().to(torch.uint8)
 
 
-def test_forms_size_only_for_images_larger_than_it() -> None:
-    assert forms_size(500, 700, 768) is None
-    assert forms_size(768, 500, 768) is None  # not larger
-    assert forms_size(1000, 1500, 768) == (512, 768)
-    assert forms_size(1500, 1000, 768) == (768, 512)
-    assert forms_size(1000, 1500, 0) is None  # off
+def test_forms_pass_size_only_for_images_larger_than_it() -> None:
+    assert forms_pass_size(500, 700, 768) is None
+    assert forms_pass_size(768, 500, 768) is None  # not larger
+    assert forms_pass_size(1000, 1500, 768) == (512, 768)
+    assert forms_pass_size(1500, 1000, 768) == (768, 512)
+    assert forms_pass_size(1000, 1500, 0) is None  # off
 
 
 def test_paint_forms_takes_the_low_band_from_forms() -> None:
@@ -110,6 +111,17 @@ def test_tiled_large_image_matches_untiled_with_forms(tiny_net: TransformerNet) 
     whole = stylizer(tiny_net, form_size=48)(image)
     tiled = stylizer(tiny_net, form_size=48, max_pixels=4096)(image)  # the full pass in tiles
     assert psnr(whole.float() / 255, tiled.float() / 255) >= 40.0
+
+
+def test_progress_runs_through_both_passes_once(tiny_net: TransformerNet) -> None:
+    reported: list[float] = []
+    image = photo(48, 64)
+    out = stylizer(tiny_net, form_size=32)(image, Progress(reported.append))
+    assert reported == sorted(set(reported)), "progress went back or repeated itself"
+    assert reported[-1] == 1.0
+    # The full pass (4x the pixels of the forms pass) ends at 0.95 * 4/5; the forms pass follows.
+    assert any(abs(value - 0.76) < 1e-6 for value in reported) and any(0.76 < v < 1.0 for v in reported)
+    assert torch.equal(out, stylizer(tiny_net, form_size=32)(image))
 
 
 def test_default_form_size_is_the_stylizers(tiny_net: TransformerNet) -> None:
