@@ -50,12 +50,13 @@ class MultiStyleNet(TransformerNet):
     def __init__(
         self,
         style_names: Sequence[str],
-        channels: tuple[int, int, int] | list[int] = (32, 64, 128),
+        channels: Sequence[int] = (32, 64, 128),
         num_residual_blocks: int = 5,
         upsample: UpsampleMode = "nearest",
         output_head: OutputHead = "clamp",
+        space_to_depth: bool = False,
     ) -> None:
-        super().__init__(channels, num_residual_blocks, upsample, output_head)
+        super().__init__(channels, num_residual_blocks, upsample, output_head, space_to_depth)
         self.style_names = [str(name) for name in style_names]
         if not self.style_names or len(set(self.style_names)) != len(self.style_names):
             raise ValueError(f"style_names must be distinct and not empty, got {self.style_names}")

@@ -9,11 +9,13 @@ them) as the teacher's file does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
 import torch
+from torch import nn
 from torchvision.utils import make_grid
 
 from fst.checkpoint import CheckpointError, load_net
@@ -21,6 +23,8 @@ from fst.losses.distill import DistillationLoss
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 from fst.training.style_module import StyleTransferModule, file_sha256
+
+log = logging.getLogger(__name__)
 
 
 class DistillationModule(L.LightningModule):
@@ -40,6 +44,9 @@ class DistillationModule(L.LightningModule):
         channels_last: NHWC convolutions (faster on GPUs and oneDNN CPUs).
         init_from: an exported student to start from: a run that follows a newer teacher begins
             where the last student ended (a resumed run must keep its teacher).
+        init_partial: take from `init_from` only the tensors whose names and shapes match, and
+            start the rest afresh: a student of another layout (`space_to_depth`) keeps the
+            trunk of one of the three-width layout. Logged, tensor by tensor.
     """
 
     def __init__(
@@ -52,6 +59,7 @@ class DistillationModule(L.LightningModule):
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
         init_from: str | None = None,
+        init_partial: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -75,7 +83,10 @@ class DistillationModule(L.LightningModule):
             start, _ = load_net(init_from)
             if getattr(start, "style_names", None) != student_styles:
                 raise ValueError(f"{init_from}: its styles differ from the teacher's {teacher_styles}")
-            net.load_state_dict(start.state_dict())  # a different width fails here, naming the tensor
+            if init_partial:
+                load_matching(net, start.state_dict(), init_from)
+            else:
+                net.load_state_dict(start.state_dict())  # a different width fails here, naming the tensor
 
     def state_dict(self, *args, **kwargs):
         # The teacher is rebuilt from its file and the VGG from its own: checkpoints hold the student.
@@ -172,3 +183,14 @@ class DistillationModule(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
+
+
+def load_matching(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> list[str]:
+    """Load the tensors of `state` whose names and shapes `net` shares; returns the names it kept
+    afresh (logged, so a warm start that kept little says so)."""
+    own = net.state_dict()
+    matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    net.load_state_dict(matching, strict=False)
+    fresh = [k for k in own if k not in matching]
+    log.info("warm start from %s: %d of %d tensors; afresh: %s", source, len(matching), len(own), ", ".join(fresh))
+    return fresh

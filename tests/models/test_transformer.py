@@ -5,11 +5,13 @@ from torch import nn
 from fst.models.transformer import TransformerNet
 
 TINY = {"channels": (8, 16, 32), "num_residual_blocks": 2}
+TINY_S2D = {"channels": (16, 32), "num_residual_blocks": 2, "space_to_depth": True}
 
 
+@pytest.mark.parametrize("layout", [TINY, TINY_S2D], ids=["johnson", "space_to_depth"])
 @pytest.mark.parametrize("height,width", [(255, 257), (32, 32), (1, 1), (3, 7), (9, 4)])
-def test_output_size_equals_input_size(height: int, width: int) -> None:
-    net = TransformerNet(**TINY).eval()
+def test_output_size_equals_input_size(layout: dict, height: int, width: int) -> None:
+    net = TransformerNet(**layout).eval()
     with torch.no_grad():
         out = net(torch.rand(2, 3, height, width))
     assert out.shape == (2, 3, height, width)
@@ -53,19 +55,21 @@ def test_clamp_head_passes_gradient_through_saturated_pixels() -> None:
     assert net.decoder[-1][1].bias.grad.abs().sum() > 0
 
 
-def test_architecture_round_trips() -> None:
-    net = TransformerNet(**TINY, upsample="transpose", output_head="tanh")
+@pytest.mark.parametrize("layout", [TINY, TINY_S2D], ids=["johnson", "space_to_depth"])
+def test_architecture_round_trips(layout: dict) -> None:
+    net = TransformerNet(**layout, upsample="transpose", output_head="tanh")
     clone = TransformerNet(**net.architecture())
     clone.load_state_dict(net.state_dict())
     x = torch.rand(1, 3, 20, 20)
     assert torch.equal(net.eval()(x), clone.eval()(x))
 
 
+@pytest.mark.parametrize("layout", [TINY, TINY_S2D], ids=["johnson", "space_to_depth"])
 @pytest.mark.parametrize("output_head", ["clamp", "tanh"])
 @pytest.mark.parametrize("grad", [False, True])
-def test_forward_is_pad_stages_head_crop(output_head: str, grad: bool) -> None:
+def test_forward_is_pad_stages_head_crop(layout: dict, output_head: str, grad: bool) -> None:
     # Variants (masked, whole-image statistics, tiles) rely on these parts adding up to the forward.
-    net = TransformerNet(**TINY, output_head=output_head).eval()
+    net = TransformerNet(**layout, output_head=output_head).eval()
     x = torch.rand(2, 3, 13, 6)
     with torch.set_grad_enabled(grad):
         y = net.pad(x)
@@ -116,3 +120,31 @@ def test_with_norms_leaves_the_original_untouched() -> None:
         assert torch.equal(net(x), before)
     assert sum(isinstance(m, nn.InstanceNorm2d) for m in net.modules()) == 3 + 2 * 2 + 2
     assert not any(isinstance(m, nn.InstanceNorm2d) for m in variant.modules())
+
+
+def test_space_to_depth_runs_no_convolution_at_full_resolution() -> None:
+    net = TransformerNet(**TINY_S2D).eval()
+    sizes: list[int] = []
+    for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d)):
+        conv.register_forward_hook(lambda _, inputs, __: sizes.append(inputs[0].shape[-1]))
+    with torch.no_grad():
+        net(torch.rand(1, 3, 64, 64))
+    assert len(sizes) == 2 + 2 * 2 + 2 and max(sizes) <= 32 + 4  # half of 64, plus a reflection pad
+
+
+def test_space_to_depth_keeps_the_trunk_of_a_three_width_net() -> None:
+    """Its stride-2 conv, residual blocks and first upsampling stage have the keys and shapes of
+    the three-width net's: a student of either layout can start from the other's trunk."""
+    s2d = TransformerNet(**TINY_S2D).state_dict()
+    johnson = TransformerNet(channels=(8, 16, 32), num_residual_blocks=2).state_dict()
+    shared = {k for k in s2d if k in johnson and s2d[k].shape == johnson[k].shape}
+    trunk = {k for k in s2d if k.startswith(("encoder.2.", "residuals.", "decoder.0."))}
+    entry_and_exit_convs = {"encoder.1.0.1.weight", "decoder.1.1.weight"}
+    assert trunk and trunk <= shared and not entry_and_exit_convs & shared
+
+
+def test_space_to_depth_takes_two_widths() -> None:
+    with pytest.raises(ValueError, match="2 widths"):
+        TransformerNet(channels=(8, 16, 32), space_to_depth=True)
+    with pytest.raises(ValueError, match="3 widths"):
+        TransformerNet(channels=(16, 32))

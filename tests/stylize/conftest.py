@@ -28,6 +28,15 @@ def tiny_net() -> TransformerNet:
     return TransformerNet(channels=(8, 16, 32), num_residual_blocks=2).eval()
 
 
+@pytest.fixture(params=["johnson", "space_to_depth"])
+def tiny_net_any_layout(request: pytest.FixtureRequest) -> TransformerNet:
+    """A tiny net of each layout: the three-width one and the one with nothing at full resolution."""
+    torch.manual_seed(0)
+    if request.param == "johnson":
+        return TransformerNet(channels=(8, 16, 32), num_residual_blocks=2).eval()
+    return TransformerNet(channels=(16, 32), num_residual_blocks=2, space_to_depth=True).eval()
+
+
 @pytest.fixture
 def tiny_checkpoint(tmp_path: Path, tiny_net: TransformerNet) -> Path:
     return export(tiny_net, tmp_path / "ckpt" / "tiny.safetensors", {"style": {"name": "tiny"}})

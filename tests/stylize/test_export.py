@@ -13,7 +13,10 @@ from fst.stylize.export import export_onnx, export_program
 SIZES = [(36, 52), (64, 64), (8, 12), (256, 132)]  # multiples of the stride, the smallest, large
 
 
-def test_onnx_runtime_matches_pytorch_for_any_batch_and_size(tmp_path: Path, tiny_net: TransformerNet) -> None:
+def test_onnx_runtime_matches_pytorch_for_any_batch_and_size(
+    tmp_path: Path, tiny_net_any_layout: TransformerNet
+) -> None:
+    tiny_net = tiny_net_any_layout
     ort = pytest.importorskip("onnxruntime")
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # no deprecated exporter path
@@ -28,7 +31,8 @@ def test_onnx_runtime_matches_pytorch_for_any_batch_and_size(tmp_path: Path, tin
         np.testing.assert_allclose(onnx_out, expected, atol=1e-3, rtol=0)
 
 
-def test_export_program_round_trips(tmp_path: Path, tiny_net: TransformerNet) -> None:
+def test_export_program_round_trips(tmp_path: Path, tiny_net_any_layout: TransformerNet) -> None:
+    tiny_net = tiny_net_any_layout
     loaded = torch.export.load(str(export_program(tiny_net, tmp_path / "tiny.pt2"))).module()
     for height, width in SIZES:
         image = torch.rand(2, 3, height, width)
@@ -36,7 +40,10 @@ def test_export_program_round_trips(tmp_path: Path, tiny_net: TransformerNet) ->
             torch.testing.assert_close(loaded(image), tiny_net(image), atol=1e-5, rtol=0)
 
 
-def test_exported_files_take_other_sizes_through_the_nets_pad(tmp_path: Path, tiny_net: TransformerNet) -> None:
+def test_exported_files_take_other_sizes_through_the_nets_pad(
+    tmp_path: Path, tiny_net_any_layout: TransformerNet
+) -> None:
+    tiny_net = tiny_net_any_layout
     # The documented recipe for sizes off the stride: pad by reflection, run, crop back.
     loaded = torch.export.load(str(export_program(tiny_net, tmp_path / "tiny.pt2"))).module()
     image = torch.rand(1, 3, 37, 53)

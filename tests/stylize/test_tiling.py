@@ -31,6 +31,17 @@ def test_tiled_matches_untiled(tiny_net: TransformerNet, height: int, width: int
     assert psnr(tiled, whole) > 40.0
 
 
+def test_tiled_matches_untiled_without_full_resolution_stages() -> None:
+    # The space-to-depth layout's first and last stages are a pixel unshuffle and shuffle.
+    net = TransformerNet(channels=(16, 32), num_residual_blocks=2, space_to_depth=True).eval()
+    image = torch.rand(3, 90, 133)
+    with torch.no_grad():
+        whole = net(image[None])[0]
+    tiled = stylize_tiled(net, image, tile_size=64, overlap=48, batch_size=2)
+    assert tiled.shape == image.shape
+    assert psnr(tiled, whole) > 40.0
+
+
 def test_cache_on_disk_gives_the_same_result(tiny_net: TransformerNet) -> None:
     image = torch.rand(3, 80, 100)
     in_ram = stylize_tiled(tiny_net, image, tile_size=48, overlap=16)

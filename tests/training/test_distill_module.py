@@ -31,15 +31,28 @@ def make_teacher(path: Path, seed: int = 0) -> Path:
 
 
 def make_module(
-    tmp_path: Path, teacher: Path | None = None, styles: list[str] = STYLES, init_from: Path | None = None
+    tmp_path: Path,
+    teacher: Path | None = None,
+    styles: list[str] = STYLES,
+    init_from: Path | None = None,
+    student: MultiStyleNet | None = None,
+    init_partial: bool = False,
 ) -> DistillationModule:
     teacher = teacher or make_teacher(tmp_path / "teacher.safetensors")
     torch.manual_seed(1)
     vgg = VGGFeatures("vgg19", weights="random", input_convention="caffe")
     loss = DistillationLoss(vgg, feature_layers={"relu1_1": 1.0, "relu2_1": 1.0}, feature_weight=0.05)
-    student = MultiStyleNet(styles, (4, 8, 16), 1)
+    student = student or MultiStyleNet(styles, (4, 8, 16), 1)
     optimizer = partial(torch.optim.Adam, lr=3e-3)
-    return DistillationModule(student, loss, optimizer, str(teacher), "tiny", init_from=init_from and str(init_from))
+    return DistillationModule(
+        student,
+        loss,
+        optimizer,
+        str(teacher),
+        "tiny",
+        init_from=init_from and str(init_from),
+        init_partial=init_partial,
+    )
 
 
 def test_the_teacher_gets_no_gradients_and_the_student_does(tmp_path: Path) -> None:
@@ -113,6 +126,24 @@ def test_a_new_teacher_starts_from_the_last_student(tmp_path: Path) -> None:
         assert torch.equal(a, b)
     with pytest.raises(RuntimeError, match="size mismatch"):  # a full-width file is no student's start
         make_module(tmp_path, teacher=newer, init_from=newer)
+
+
+def test_a_student_of_another_layout_keeps_the_shared_trunk(tmp_path: Path) -> None:
+    last = make_module(tmp_path)
+    with torch.no_grad():
+        for parameter in last.net.parameters():
+            parameter.add_(0.1)
+    student_file = export(last.net, tmp_path / "student.safetensors", last.style_metadata())
+    torch.manual_seed(3)
+    fresh = MultiStyleNet(STYLES, (8, 16), 1, space_to_depth=True)
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    following = make_module(tmp_path, init_from=student_file, student=fresh, init_partial=True)
+    kept, started = last.net.state_dict(), following.net.state_dict()
+    trunk = [k for k in started if k.startswith(("encoder.2.", "residuals.", "decoder.0."))]
+    assert trunk and all(torch.equal(started[k], kept[k]) for k in trunk)
+    assert torch.equal(started["encoder.1.0.1.weight"], before["encoder.1.0.1.weight"])  # the new entry conv
+    with pytest.raises(RuntimeError, match=r"size mismatch|Missing key|Unexpected key"):  # not without asking
+        make_module(tmp_path, init_from=student_file, student=MultiStyleNet(STYLES, (8, 16), 1, space_to_depth=True))
 
 
 def test_exported_metadata_describes_the_teachers_styles(tmp_path: Path) -> None:
