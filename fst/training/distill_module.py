@@ -44,8 +44,8 @@ class DistillationModule(L.LightningModule):
         channels_last: NHWC convolutions (faster on GPUs and oneDNN CPUs).
         init_from: an exported student to start from: a run that follows a newer teacher begins
             where the last student ended (a resumed run must keep its teacher).
-        init_partial: take from `init_from` only the tensors whose names and shapes match, and
-            start the rest afresh: a student of another layout (`space_to_depth`) keeps the
+        init_partial: take from `init_from` only the stages whose tensors' names and shapes match,
+            and start the rest afresh: a student of another layout (`space_to_depth`) keeps the
             trunk of one of the three-width layout. Logged, tensor by tensor.
     """
 
@@ -186,10 +186,19 @@ class DistillationModule(L.LightningModule):
 
 
 def load_matching(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> list[str]:
-    """Load the tensors of `state` whose names and shapes `net` shares; returns the names it kept
-    afresh (logged, so a warm start that kept little says so)."""
+    """Load the stages of `state` (`encoder.1`, `residuals.3`, ...) whose tensors all have the names
+    and shapes of `net`'s; returns the names kept afresh (logged, so a warm start that kept little
+    says so). Whole stages, not single tensors: a bias that fits beside a weight that does not
+    belongs to another layer."""
     own = net.state_dict()
-    matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+
+    def stage(key: str) -> str:
+        return ".".join(key.split(".")[:2])
+
+    fits: dict[str, bool] = {}
+    for key in own:
+        fits[stage(key)] = fits.get(stage(key), True) and key in state and state[key].shape == own[key].shape
+    matching = {k: state[k] for k in own if fits[stage(k)]}
     net.load_state_dict(matching, strict=False)
     fresh = [k for k in own if k not in matching]
     log.info("warm start from %s: %d of %d tensors; afresh: %s", source, len(matching), len(own), ", ".join(fresh))

@@ -142,6 +142,9 @@ def test_a_student_of_another_layout_keeps_the_shared_trunk(tmp_path: Path) -> N
     trunk = [k for k in started if k.startswith(("encoder.2.", "residuals.", "decoder.0."))]
     assert trunk and all(torch.equal(started[k], kept[k]) for k in trunk)
     assert torch.equal(started["encoder.1.0.1.weight"], before["encoder.1.0.1.weight"])  # the new entry conv
+    # ... and its bias, though a bias of that shape sits at the same name in the other layout.
+    assert kept["encoder.1.0.1.bias"].shape == started["encoder.1.0.1.bias"].shape
+    assert torch.equal(started["encoder.1.0.1.bias"], before["encoder.1.0.1.bias"])
     with pytest.raises(RuntimeError, match=r"size mismatch|Missing key|Unexpected key"):  # not without asking
         make_module(tmp_path, init_from=student_file, student=MultiStyleNet(STYLES, (8, 16), 1, space_to_depth=True))
 
