@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -23,6 +24,7 @@ from fst.losses.distill import DistillationLoss
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
 from fst.training.style_module import StyleTransferModule, file_sha256
+from fst.training.warmup import with_warmup
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class DistillationModule(L.LightningModule):
         init_partial: take from `init_from` only the stages whose tensors' names and shapes match,
             and start the rest afresh: a student of another layout (`space_to_depth`) keeps the
             trunk of one of the three-width layout. Logged, tensor by tensor.
+        warmup_steps: ramp the learning rate up linearly over this many steps (`with_warmup`);
+            for warm starts, whose fresh Adam would otherwise undo much of `init_from` at once.
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class DistillationModule(L.LightningModule):
         channels_last: bool = False,
         init_from: str | None = None,
         init_partial: bool = False,
+        warmup_steps: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -181,8 +186,9 @@ class DistillationModule(L.LightningModule):
         rows = torch.stack([content[:4], target[:4], stylized[:4].detach()], dim=1).flatten(0, 1)
         experiment.add_image(tag, make_grid(rows.float().clamp(0, 1), nrow=3, padding=2), self.global_step)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
+        optimizer = self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
+        return with_warmup(optimizer, self.hparams.warmup_steps)
 
 
 def load_matching(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> list[str]:

@@ -10,6 +10,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -23,6 +24,7 @@ from fst.losses.perceptual import PerceptualLoss
 from fst.losses.targets import GramTarget, StyleTarget
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
+from fst.training.warmup import with_warmup
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class StyleTransferModule(L.LightningModule):
         ema_decay: keep an exponential moving average of the net's weights (this decay per step)
             and validate and export it in place of the last step's weights, whose judged style
             wanders from export to export at batch 4. None: no average.
+        warmup_steps: ramp the learning rate up linearly over this many steps (`with_warmup`);
+            for warm starts, whose fresh Adam would otherwise undo much of the start at once.
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class StyleTransferModule(L.LightningModule):
         log_images_every_n_steps: int = 500,
         channels_last: bool = False,
         ema_decay: float | None = None,
+        warmup_steps: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -172,8 +177,9 @@ class StyleTransferModule(L.LightningModule):
         pairs = torch.stack([content[:4], stylized[:4].detach()], dim=1).flatten(0, 1).float().clamp(0, 1)
         experiment.add_image(tag, make_grid(pairs, nrow=2, padding=2), self.global_step)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
+        optimizer = self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
+        return with_warmup(optimizer, self.hparams.warmup_steps)
 
 
 class MultiStyleTransferModule(StyleTransferModule):
@@ -210,6 +216,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         channels_last: bool = False,
         style_weights: Mapping[str, float | Mapping[str, float]] | None = None,
         ema_decay: float | None = None,
+        warmup_steps: int = 0,
     ) -> None:
         names = style_names(styles)
         if names != net.style_names:
@@ -227,7 +234,9 @@ class MultiStyleTransferModule(StyleTransferModule):
             source, metadata = load_net(init_from)
             net.load_shared(source)  # before the base class copies the net into its moving average
             inherited = metadata.get("styles") or [metadata.get("style", {})]
-        super().__init__(net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last, ema_decay)
+        super().__init__(
+            net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last, ema_decay, warmup_steps
+        )
         for path in self.style_paths.values():
             load_rgb(path)  # every style image fails now, in one line
         self.train_indices = [names.index(s) for s in trained]

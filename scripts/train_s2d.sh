@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 22's space-to-depth student (experiment=six_paintings_distill model=johnson_multi_s2d),
+# resumable across sessions:
+#   FST_RUNS=/work/runs bash scripts/train_s2d.sh [OVERRIDE ...]
+# Resumes exactly from $FST_RUNS/six_paintings_s2d/s2d/checkpoints/last.ckpt when it exists (same
+# machine, next session); otherwise (a new machine) warm-starts from $FST_S2D_INIT, default the
+# committed milestone (weights only: Adam starts afresh). The teacher is the shipped six-style net.
+# Loss: session 9's (pixels, relu1-4 features, Gram relu4_1 and relu5_1) plus Gram terms at relu2_1
+# and relu3_1 from session 10, for the fine strokes the new entry and exit convolutions lacked;
+# a 200-step learning-rate warm-up, since a fresh Adam at full rate undid much of the warm start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export FST_RUNS="${FST_RUNS:-runs}" FST_RUN_ID=s2d
+last="$FST_RUNS/six_paintings_s2d/s2d/checkpoints/last.ckpt"
+init="${FST_S2D_INIT:-checkpoints/milestones/six_paintings_s2d_distill.safetensors}"
+recipe=(experiment=six_paintings_distill model=johnson_multi_s2d style=six_paintings_s2d
+  teacher=fst/checkpoints/six_paintings.safetensors distill_max_steps=20000
+  +loss.feature_layers.relu4_1=1.0 loss.feature_weight=0.3
+  '+loss.gram_layers={relu2_1:1.0,relu3_1:1.0,relu4_1:1.0,relu5_1:1.0}' loss.gram_weight=0.3
+  module.warmup_steps=200)
+if [ -f "$last" ]; then
+  echo "[train_s2d] resuming from $last"
+  exec .venv/bin/python train.py "${recipe[@]}" ckpt_path="$last" "$@"
+fi
+echo "[train_s2d] warm start from $init"
+exec .venv/bin/python train.py "${recipe[@]}" module.init_from="$init" "$@"
