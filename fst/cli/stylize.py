@@ -177,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: this process; ray: Ray Data actors on this machine, or the cluster of RAY_ADDRESS",
     )
     tiling = TilingOptions
-    p.add_argument("--max-pixels", type=int, default=tiling.max_pixels, help="tile images with more pixels")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=tiling.max_pixels,
+        help="tile images with more pixels (default: the model's own limit, measured to stay under 3 GiB)",
+    )
     p.add_argument("--tile-size", type=int, default=tiling.tile_size)
     p.add_argument("--overlap", type=int, default=tiling.overlap)
     p.add_argument("--output-head", choices=["clamp", "tanh"], default=style.output_head, help="for .ckpt/.pth files")

@@ -160,7 +160,7 @@ class ArbitraryStylizer(Stylizer):
 
     def whole_image_limit(self, compiled: bool) -> int:
         cap = self.COMPILED_MAX_PIXELS if compiled else self.EAGER_MAX_PIXELS
-        return min(self.tiling.max_pixels, cap)
+        return cap if self.tiling.max_pixels is None else min(self.tiling.max_pixels, cap)
 
     def _run_tiles(self, image: torch.Tensor, tile_size: int, progress: Progress | None = None) -> torch.Tensor:
         net, (height, width) = self.net, image.shape[-2:]

@@ -138,7 +138,8 @@ class Performance:
 class TilingOptions:
     """When and how images are stylized in tiles (`fst.stylize.tiling`)."""
 
-    max_pixels: int = 6_000_000  # larger images are tiled (about 2 GiB of activations on CPU)
+    # Larger images are tiled. None: the model's own measured limit (`Stylizer.whole_image_limit`).
+    max_pixels: int | None = None
     tile_size: int = 1024
     overlap: int = 128  # pixels shared by neighbouring tiles
 

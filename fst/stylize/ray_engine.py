@@ -92,7 +92,7 @@ def _dataset(options: StylizeOptions, styles: list[tuple[str, StyleNet]], todo: 
     build = {name: _worth_building(options, net, name, todo) for name, net in styles}
     dataset = ray.data.from_items(rows)
     if decode_tasks:  # what runs whole travels decoded, larger images as paths
-        whole_limit = min(options.tiling.max_pixels, 16_000_000)
+        whole_limit = min(options.tiling.max_pixels or 16_000_000, 16_000_000)
         decode_args = {"batch_size": DECODE_BATCH, "fn_kwargs": {"whole_limit": whole_limit}, "num_cpus": 1}
         dataset = dataset.map_batches(_decode_batch, **decode_args)
     # The job's settings (FST_CACHE_DIR, FST_CHECKPOINTS, ...) follow it to every node; none: the

@@ -276,6 +276,9 @@ def test_whole_images_are_capped_for_memory(tmp_path: Path) -> None:
     assert stylizer.whole_image_limit(compiled=True) == kind.COMPILED_MAX_PIXELS < 6_000_000
     small = kind(net, "style", cpu, tiling=TilingOptions(max_pixels=5_000))
     assert small.whole_image_limit(compiled=False) == small.whole_image_limit(compiled=True) == 5_000
+    default = kind(net, "style", cpu, tiling=TilingOptions())  # no --max-pixels: the caps alone
+    assert default.whole_image_limit(compiled=False) == kind.EAGER_MAX_PIXELS
+    assert default.whole_image_limit(compiled=True) == kind.COMPILED_MAX_PIXELS
 
 
 def test_sharded_workers_write_every_output_once(
