@@ -29,12 +29,11 @@ class Stylizer:
 
     # Measured for the shipped style nets (docs/measurements.md, "forms at a working size").
     default_form_size = 512
-    # Whole-image limits (pixels) when --max-pixels is not given, measured peak RSS on CPU in bf16
-    # (docs/measurements.md, "One photo, whole process"). A net with stages at full resolution
-    # (32 channels there) holds about 2 GiB of activations at 6 MP; the space-to-depth layout runs
-    # nothing wider than 8 channels per input pixel: 2.5 GiB compiled at 24 MP, 3.0 GiB eager at 12 MP.
-    FULL_RESOLUTION_MAX_PIXELS = 6_000_000
-    SPACE_TO_DEPTH_EAGER_MAX_PIXELS = 12_000_000
+    # Whole-image limits (pixels) when --max-pixels is not given, from measured peak RSS on CPU in
+    # bf16 (docs/measurements.md, "One photo, whole process"). Eager, any layout: 6 MP (a 12-MP
+    # photo whole took 3.0 GiB with the space-to-depth net, in tiles 1.6 GiB and 1.3x the time).
+    # Compiled, the space-to-depth layout (nothing at full resolution): 6000x4000 whole in 2.5 GiB.
+    EAGER_MAX_PIXELS = 6_000_000
     SPACE_TO_DEPTH_COMPILED_MAX_PIXELS = 24_000_000
 
     def __init__(
@@ -63,9 +62,9 @@ class Stylizer:
         --max-pixels when given, else what the net's layout fits in memory."""
         if self.tiling.max_pixels is not None:
             return self.tiling.max_pixels
-        if getattr(self.net, "space_to_depth", False):
-            return self.SPACE_TO_DEPTH_COMPILED_MAX_PIXELS if compiled else self.SPACE_TO_DEPTH_EAGER_MAX_PIXELS
-        return self.FULL_RESOLUTION_MAX_PIXELS
+        if compiled and getattr(self.net, "space_to_depth", False):
+            return self.SPACE_TO_DEPTH_COMPILED_MAX_PIXELS
+        return self.EAGER_MAX_PIXELS
 
     def autocast(self) -> AbstractContextManager:
         return autocast(self.precision, self.device)
