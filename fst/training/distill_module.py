@@ -23,8 +23,8 @@ from fst.checkpoint import CheckpointError, load_net
 from fst.losses.distill import DistillationLoss
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
+from fst.training.lr_schedule import with_schedule
 from fst.training.style_module import StyleTransferModule, file_sha256
-from fst.training.warmup import with_warmup
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,9 @@ class DistillationModule(L.LightningModule):
         init_partial: take from `init_from` only the stages whose tensors' names and shapes match,
             and start the rest afresh: a student of another layout (`space_to_depth`) keeps the
             trunk of one of the three-width layout. Logged, tensor by tensor.
-        warmup_steps: ramp the learning rate up linearly over this many steps (`with_warmup`);
+        warmup_steps: ramp the learning rate up linearly over this many steps (`with_schedule`);
             for warm starts, whose fresh Adam would otherwise undo much of `init_from` at once.
+        lr_drop_at: from this step on, a tenth of the learning rate (None: never).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class DistillationModule(L.LightningModule):
         init_from: str | None = None,
         init_partial: bool = False,
         warmup_steps: int = 0,
+        lr_drop_at: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -188,7 +190,7 @@ class DistillationModule(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
         optimizer = self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
-        return with_warmup(optimizer, self.hparams.warmup_steps)
+        return with_schedule(optimizer, self.hparams.warmup_steps, self.hparams.lr_drop_at)
 
 
 def load_matching(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> list[str]:

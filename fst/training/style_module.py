@@ -24,7 +24,7 @@ from fst.losses.perceptual import PerceptualLoss
 from fst.losses.targets import GramTarget, StyleTarget
 from fst.models.multistyle import MultiStyleNet
 from fst.models.transformer import TransformerNet
-from fst.training.warmup import with_warmup
+from fst.training.lr_schedule import with_schedule
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ class StyleTransferModule(L.LightningModule):
         ema_decay: keep an exponential moving average of the net's weights (this decay per step)
             and validate and export it in place of the last step's weights, whose judged style
             wanders from export to export at batch 4. None: no average.
-        warmup_steps: ramp the learning rate up linearly over this many steps (`with_warmup`);
+        warmup_steps: ramp the learning rate up linearly over this many steps (`with_schedule`);
             for warm starts, whose fresh Adam would otherwise undo much of the start at once.
+        lr_drop_at: from this step on, a tenth of the learning rate (None: never).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class StyleTransferModule(L.LightningModule):
         channels_last: bool = False,
         ema_decay: float | None = None,
         warmup_steps: int = 0,
+        lr_drop_at: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss", "optimizer"])
@@ -179,7 +181,7 @@ class StyleTransferModule(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
         optimizer = self.optimizer_factory([p for p in self.net.parameters() if p.requires_grad])
-        return with_warmup(optimizer, self.hparams.warmup_steps)
+        return with_schedule(optimizer, self.hparams.warmup_steps, self.hparams.lr_drop_at)
 
 
 class MultiStyleTransferModule(StyleTransferModule):
@@ -217,6 +219,7 @@ class MultiStyleTransferModule(StyleTransferModule):
         style_weights: Mapping[str, float | Mapping[str, float]] | None = None,
         ema_decay: float | None = None,
         warmup_steps: int = 0,
+        lr_drop_at: int | None = None,
     ) -> None:
         names = style_names(styles)
         if names != net.style_names:
@@ -235,7 +238,16 @@ class MultiStyleTransferModule(StyleTransferModule):
             net.load_shared(source)  # before the base class copies the net into its moving average
             inherited = metadata.get("styles") or [metadata.get("style", {})]
         super().__init__(
-            net, loss, optimizer, first_image, name, log_images_every_n_steps, channels_last, ema_decay, warmup_steps
+            net,
+            loss,
+            optimizer,
+            first_image,
+            name,
+            log_images_every_n_steps,
+            channels_last,
+            ema_decay,
+            warmup_steps,
+            lr_drop_at,
         )
         for path in self.style_paths.values():
             load_rgb(path)  # every style image fails now, in one line
