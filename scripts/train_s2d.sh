@@ -9,6 +9,9 @@
 # relu2_1 and relu3_1 too were tried in session 10 and printed a diagonal hatching over every
 # output within 1,250 steps (judged relu2_1 0.86-1.40, worse than the photo): not used.
 # A 200-step learning-rate warm-up: a fresh Adam at full rate undid much of the warm start.
+# Learning rate: 1e-3 to the run's step 3,250, a tenth after it (`module.lr_drop_at`, a function of
+# the step, so every resume must carry it); the milestone is past that drop, so a warm start from
+# it runs at the tenth from its first step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FST_RUNS="${FST_RUNS:-runs}" FST_RUN_ID=s2d
@@ -21,7 +24,7 @@ recipe=(experiment=six_paintings_distill model=johnson_multi_s2d style=six_paint
   module.warmup_steps=200)
 if [ -f "$last" ]; then
   echo "[train_s2d] resuming from $last"
-  exec .venv/bin/python train.py "${recipe[@]}" ckpt_path="$last" "$@"
+  exec .venv/bin/python train.py "${recipe[@]}" module.lr_drop_at=3250 ckpt_path="$last" "$@"
 fi
 echo "[train_s2d] warm start from $init"
-exec .venv/bin/python train.py "${recipe[@]}" module.init_from="$init" "$@"
+exec .venv/bin/python train.py "${recipe[@]}" module.lr_drop_at=0 module.init_from="$init" "$@"
