@@ -6,6 +6,7 @@ Screenshots go to `$FST_SCREENSHOTS_DIR` (docs/screenshots when refreshing them)
 
 from __future__ import annotations
 
+import email.message
 import mailbox
 import os
 import re
@@ -13,6 +14,7 @@ import shutil
 import socket
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -91,14 +93,44 @@ def snap(page, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-def mailed_link(settings, to: str, kind: str) -> str:
-    """The newest `/verify` or `/reset` link the site e-mailed to `to` (its Maildir is the inbox)."""
+_handed_out: set[str] = set()  # every link is opened once: a repeat means the new mail is not in yet
+
+
+def mailed_link(settings, to: str, kind: str, wait_s: float = 15.0) -> str:
+    """The newest `/verify` or `/reset` link the site e-mailed to `to` that no step has opened yet
+    (its Maildir is the inbox). The site sends mail in a background task after the response, so
+    the page can be back before the letter: wait for it rather than take the last one again."""
     box = mailbox.Maildir(settings.data_dir / "mail", create=True)
-    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
-    bodies = [box[key].get_payload(decode=True).decode() for key in order if box[key]["To"] == to]
-    links = [m.group(0) for body in bodies if (m := re.search(rf"http://\S+/{kind}\?token=\S+", body))]
-    assert links, f"no {kind} link e-mailed to {to}"
-    return links[-1]
+    deadline = time.monotonic() + wait_s
+    while True:
+        order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
+        bodies = [box[key].get_payload(decode=True).decode() for key in order if box[key]["To"] == to]
+        links = [m.group(0) for body in bodies if (m := re.search(rf"http://\S+/{kind}\?token=\S+", body))]
+        if links and links[-1] not in _handed_out:
+            _handed_out.add(links[-1])
+            return links[-1]
+        assert time.monotonic() < deadline, f"no new {kind} link e-mailed to {to} within {wait_s:.0f} s"
+        time.sleep(0.1)
+
+
+def test_mailed_link_waits_for_a_letter_sent_after_the_page_came_back(tmp_path) -> None:
+    """CI caught the phone step reading the inbox before the background task had sent the second
+    reset letter: it opened the first (spent) link and found no password field."""
+    settings = types.SimpleNamespace(data_dir=tmp_path)
+    box = mailbox.Maildir(tmp_path / "mail", create=True)
+
+    def deliver(token: str) -> None:
+        letter = email.message.EmailMessage()
+        letter["To"] = "late@example.com"
+        letter.set_content(f"open http://site/reset?token={token}")
+        box.add(letter)
+
+    deliver("first")
+    assert mailed_link(settings, "late@example.com", "reset").endswith("token=first")
+    threading.Timer(0.5, deliver, args=("second",)).start()
+    assert mailed_link(settings, "late@example.com", "reset").endswith("token=second")
+    with pytest.raises(AssertionError, match="no new reset link"):
+        mailed_link(settings, "late@example.com", "reset", wait_s=0.3)
 
 
 def sign_up_and_confirm(page, server: str, settings, email: str, password: str = "a long enough password") -> None:
