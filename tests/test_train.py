@@ -104,15 +104,28 @@ def test_run_writes_tensorboard_scalars_images_and_export(setup: tuple[Path, Pat
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     runs, photos, style, vgg = setup
-    subprocess.run(train_command(runs, photos, style, vgg), env=environment("tb"), check=True, capture_output=True)
+    command = train_command(runs, photos, style, vgg, "module.warmup_steps=4", "optimizer.lr=0.001")
+    subprocess.run(command, env=environment("tb"), check=True, capture_output=True)
     run_dir = runs / "tiny" / "tb"
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     scalars = set(events.Tags()["scalars"])
     assert {"train/content", "train/style", "train/tv", "train/total", "val/total"} <= scalars
+    # The learning rate is a curve too: a 4-step warm-up from a quarter of the rate to all of it.
+    rates = [event.value for event in events.Scalars("lr-Adam")]
+    assert rates[:5] == pytest.approx([0.00025, 0.0005, 0.00075, 0.001, 0.001])
     assert {"train/images", "val/images"} <= set(events.Tags()["images"])
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "tiny.safetensors").stat().st_size < 8 * 2**20
+
+
+def test_run_without_a_logger_trains_and_exports(setup: tuple[Path, Path, Path, Path]) -> None:
+    # `~logger` (no logger) must not trip the learning-rate monitor (Lightning refuses it without a logger).
+    runs, photos, style, vgg = setup
+    command = train_command(runs, photos, style, vgg, "~logger", "trainer.max_steps=2")
+    subprocess.run(command, env=environment("quiet"), check=True, capture_output=True)
+    assert (runs / "tiny" / "quiet" / "checkpoints" / "tiny.safetensors").is_file()
+    assert not (runs / "tiny" / "quiet" / "tensorboard").exists()
 
 
 def test_experiment_preset_trains_and_exports_its_own_style(setup: tuple[Path, Path, Path, Path], assets: Path) -> None:

@@ -18,6 +18,7 @@ import warnings
 import hydra
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig
 
 from fst.checkpoint import CheckpointError
@@ -57,11 +58,11 @@ def fit(cfg: DictConfig) -> None:
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     L.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)
-    trainer = instantiate(
-        cfg.trainer,
-        logger=instantiate(cfg.logger),
-        callbacks=[instantiate(callback) for callback in cfg.callbacks.values()],
-    )
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
+    if not logger:  # `~logger`: Lightning refuses a learning-rate monitor with nowhere to write
+        callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
+    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
 
