@@ -22,9 +22,14 @@ recipe=(experiment=six_paintings_distill model=johnson_multi_s2d style=six_paint
   +loss.feature_layers.relu4_1=1.0 loss.feature_weight=0.3
   '+loss.gram_layers={relu4_1:1.0,relu5_1:1.0}' loss.gram_weight=0.3
   module.warmup_steps=200)
+# The run's drop step is written beside its checkpoints, so a resume keeps the rate the run had:
+# 3,250 for the session-10 run, 0 for a warm start from the milestone.
+drop_file="$FST_RUNS/six_paintings_s2d/s2d/lr_drop_at"
 if [ -f "$last" ]; then
-  echo "[train_s2d] resuming from $last"
-  exec .venv/bin/python train.py "${recipe[@]}" module.lr_drop_at=3250 ckpt_path="$last" "$@"
+  drop=$(cat "$drop_file" 2>/dev/null || echo 3250)
+  echo "[train_s2d] resuming from $last (learning-rate drop at step $drop)"
+  exec .venv/bin/python train.py "${recipe[@]}" module.lr_drop_at="$drop" ckpt_path="$last" "$@"
 fi
 echo "[train_s2d] warm start from $init"
+mkdir -p "$(dirname "$drop_file")" && echo 0 > "$drop_file"
 exec .venv/bin/python train.py "${recipe[@]}" module.lr_drop_at=0 module.init_from="$init" "$@"
