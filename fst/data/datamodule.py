@@ -13,7 +13,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from fst.data.dataset import FixedImages, PhotoStream, StreamSampler, is_validation_file, list_images
+from fst.data.dataset import FixedImages, PhotoStream, ShortSide, StreamSampler, is_validation_file, list_images
 from fst.data.styles import FlippedStream, PairedImages, PairedStream, split_styles
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ class PhotoDataModule(L.LightningDataModule):
         train_dir: folder of photos, searched recursively (e.g. COCO `train2014/`).
         image_size: side of the square training crops (Johnson: 256).
         resize_to: short side the photos are scaled to before cropping; None = image_size
-            (whole-image crops, Johnson). Larger keeps the scale of bigger images in cheap crops.
+            (whole-image crops, Johnson). Larger keeps the scale of bigger images in cheap crops;
+            a [low, high] range draws it per training crop (validation crops use `low`).
         batch_size: images per device per step; the global batch is batch_size x world size.
         val_dir: folder of validation photos; None holds out `val_fraction` of `train_dir`.
         val_images: how many validation images to use (they are also the logged samples).
@@ -37,7 +38,7 @@ class PhotoDataModule(L.LightningDataModule):
         self,
         train_dir: str,
         image_size: int = 256,
-        resize_to: int | None = None,
+        resize_to: ShortSide = None,
         batch_size: int = 4,
         num_workers: int = 4,
         val_dir: str | None = None,
@@ -118,7 +119,7 @@ class ContentStyleDataModule(PhotoDataModule):
         exclude_styles: list[str] | None = None,
         style_seed_offset: int = 1,
         image_size: int = 256,
-        resize_to: int | None = None,
+        resize_to: ShortSide = None,
         batch_size: int = 4,
         num_workers: int = 4,
         val_dir: str | None = None,

@@ -39,16 +39,33 @@ def is_validation_file(path: Path, fraction: float) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
+ShortSide = int | Sequence[int] | None  # one short side, or a [low, high] range to draw from
+
+
+def draw_short_side(short_side: ShortSide, generator: torch.Generator | None) -> int | None:
+    """`short_side` itself, or from a [low, high] range a uniform draw (its low end without a
+    generator: validation crops stay fixed)."""
+    if short_side is None or isinstance(short_side, int):
+        return short_side
+    low, high = (int(side) for side in short_side)
+    if not 0 < low <= high:
+        raise ValueError(f"resize_to range must be [low, high] with 0 < low <= high, got {list(short_side)}")
+    if generator is None:
+        return low
+    return int(torch.randint(low, high + 1, (1,), generator=generator))
+
+
 def resize_crop(
-    image: Image.Image, size: int, generator: torch.Generator | None, short_side: int | None = None
+    image: Image.Image, size: int, generator: torch.Generator | None, short_side: ShortSide = None
 ) -> torch.Tensor:
     """Scale the short side to `short_side` (default `size`), then crop size x size.
 
     The crop is random with a generator, else centred. A short side larger than the crop trains
     on parts of larger images: the scale of content and strokes of bigger training images at the
-    cost per step of small crops.
+    cost per step of small crops. A [low, high] range draws the short side per crop: a net that
+    will run on photos of many sizes (a distillation student) sees each scale it will meet.
     """
-    short_side = max(size, short_side or size)
+    short_side = max(size, draw_short_side(short_side, generator) or size)
     scale = short_side / min(image.size)
     width, height = max(short_side, round(image.width * scale)), max(short_side, round(image.height * scale))
     image = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -70,7 +87,7 @@ class PhotoStream(Dataset):
 
     min_std = 0.02  # crops whose every channel varies less than this ([0, 1] pixels) are skipped
 
-    def __init__(self, files: Sequence[Path], image_size: int, seed: int = 0, short_side: int | None = None) -> None:
+    def __init__(self, files: Sequence[Path], image_size: int, seed: int = 0, short_side: ShortSide = None) -> None:
         self.files = list(files)
         self.flat_crops = 0
         self.image_size = image_size
@@ -134,7 +151,7 @@ class StreamSampler(Sampler[int]):
 class FixedImages(Dataset):
     """Centre crops of a fixed list of files: validation and the sample grid logged to TensorBoard."""
 
-    def __init__(self, files: Sequence[Path], image_size: int, short_side: int | None = None) -> None:
+    def __init__(self, files: Sequence[Path], image_size: int, short_side: ShortSide = None) -> None:
         self.files, self.image_size, self.short_side = [], image_size, short_side
         for path in files:
             try:

@@ -5,7 +5,14 @@ import pytest
 import torch
 from PIL import Image
 
-from fst.data.dataset import FixedImages, PhotoStream, StreamSampler, is_validation_file, list_images
+from fst.data.dataset import (
+    FixedImages,
+    PhotoStream,
+    StreamSampler,
+    draw_short_side,
+    is_validation_file,
+    list_images,
+)
 from tests.conftest import random_photo
 
 
@@ -76,6 +83,29 @@ def test_fixed_images_drop_unreadable_files(photo_folder: Path) -> None:
     assert len(fixed) == 10  # 8 photos + CMYK + 16-bit
     assert fixed[0].shape == (3, 24, 24)
     assert torch.equal(fixed[0], fixed[0])
+
+
+def test_a_short_side_range_draws_each_scale_deterministically() -> None:
+    generator = torch.Generator().manual_seed(0)
+    drawn = [draw_short_side([32, 40], generator) for _ in range(200)]
+    assert set(drawn) == set(range(32, 41))  # every side of the range, none outside it
+    again = torch.Generator().manual_seed(0)
+    assert drawn[:20] == [draw_short_side((32, 40), again) for _ in range(20)]  # the resume replays it
+    assert draw_short_side([32, 40], None) == 32  # validation: the low end, fixed
+    assert draw_short_side(48, generator) == 48 and draw_short_side(None, generator) is None
+    with pytest.raises(ValueError, match="low <= high"):
+        draw_short_side([40, 32], generator)
+
+
+def test_a_short_side_range_mixes_the_scales_in_one_stream(photo_folder: Path) -> None:
+    files = list_images(photo_folder)
+    mixed = PhotoStream(files, 16, seed=2, short_side=[16, 64])
+    assert all(mixed[p].shape == (3, 16, 16) for p in range(8))
+    assert torch.equal(mixed[3], PhotoStream(files, 16, seed=2, short_side=[16, 64])[3])
+    fixed = [PhotoStream(files, 16, seed=2, short_side=side)[p] for side in (16, 64) for p in range(8)]
+    # The same positions at the range's ends give other crops: the range is drawn, not one end.
+    assert sum(any(torch.equal(mixed[p], crop) for crop in fixed) for p in range(8)) < 8
+    assert torch.equal(FixedImages(files, 16, short_side=[16, 64])[0], FixedImages(files, 16, short_side=16)[0])
 
 
 def test_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
