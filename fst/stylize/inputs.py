@@ -43,15 +43,13 @@ def collect_inputs(spec: str | Path, exclude: Path | None = None) -> tuple[Path,
         files = [f for f in files if _is_image(f)]
     elif spec_path.is_file() and spec_path.suffix.lower() == ".txt":
         lines = spec_path.read_text().splitlines()
-        files = [Path(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
-        root = Path(os.path.commonpath([f.parent.resolve() for f in files])) if files else spec_path.parent
-        files = [f.resolve() for f in files]
+        files = [Path(line.strip()).resolve() for line in lines if line.strip() and not line.startswith("#")]
+        root = Path(os.path.commonpath([f.parent for f in files])) if files else spec_path.parent
     elif spec_path.is_file() or any(ch in str(spec) for ch in "*?["):
         # A single file (bad files included: they get their one-line error later) or a glob.
         files = [spec_path] if spec_path.is_file() else [Path(p) for p in glob.glob(str(spec), recursive=True)]
-        files = [f for f in files if f.is_file()]
-        root = Path(os.path.commonpath([f.parent.resolve() for f in files])) if files else Path(".")
-        files = [f.resolve() for f in files]
+        files = [f.resolve() for f in files if f.is_file()]
+        root = Path(os.path.commonpath([f.parent for f in files])) if files else Path(".")
     else:
         raise FileNotFoundError(f"{spec}: no such file, folder or glob match")
     if exclude is not None and exclude.resolve() != root.resolve():
@@ -60,13 +58,19 @@ def collect_inputs(spec: str | Path, exclude: Path | None = None) -> tuple[Path,
     return root, sorted(files)
 
 
+def relative_to_root(source: Path, root: Path) -> Path:
+    """`source`'s place under `root`, symlinks not followed: a folder of links to photos elsewhere
+    mirrors its own layout (resolving the link first put the file outside the folder, a crash)."""
+    return Path(os.path.abspath(source)).relative_to(os.path.abspath(root))
+
+
 def output_path(source: Path, root: Path, out_dir: Path, style: str | None, fmt: str | None) -> Path:
     """Mirror `source` under `out_dir` (in a `style` subfolder when several styles run).
 
     Never the input itself: if the mirrored path is the source (out_dir == input folder), the style
     name is appended to the file name.
     """
-    relative = source.resolve().relative_to(root.resolve())
+    relative = relative_to_root(source, root)
     target = out_dir / (style or "") / relative
     if fmt is not None:
         target = target.with_suffix(FORMATS[fmt])
@@ -88,7 +92,7 @@ def plan_jobs(spec: str | Path, out_dir: Path, styles: list[str], fmt: str | Non
         # Outputs of earlier runs live among the inputs: by name, or in per-style subfolders.
         files = [f for f in files if not is_own_output(f, styles)]
         if len(styles) > 1:
-            files = [f for f in files if f.resolve().relative_to(root.resolve()).parts[0] not in styles]
+            files = [f for f in files if relative_to_root(f, root).parts[0] not in styles]
     jobs = []
     for style in styles:
         subfolder = style if len(styles) > 1 else None

@@ -39,6 +39,26 @@ def test_folder_is_recursive_and_mirrored(tmp_path: Path) -> None:
     }
 
 
+def test_a_folder_of_links_to_photos_elsewhere_mirrors_its_own_names(tmp_path: Path) -> None:
+    # `stylize.py LINKS -o OUT` crashed: the linked file, resolved, was not under the folder.
+    make_tree(tmp_path / "photos")
+    (tmp_path / "links" / "sub").mkdir(parents=True)
+    (tmp_path / "links" / "cat.jpg").symlink_to(tmp_path / "photos" / "a.jpg")
+    (tmp_path / "links" / "sub" / "dog.png").symlink_to(tmp_path / "photos" / "sub" / "b.png")
+    jobs = plan_jobs(tmp_path / "links", tmp_path / "out", ["starry", "wave"])
+    assert sorted(j.target.relative_to(tmp_path / "out").as_posix() for j in jobs) == [
+        "starry/cat.jpg",
+        "starry/sub/dog.png",
+        "wave/cat.jpg",
+        "wave/sub/dog.png",
+    ]
+    in_place = plan_jobs(tmp_path / "links", tmp_path / "links", ["starry", "wave"])
+    assert sorted(j.target.relative_to(tmp_path / "links").as_posix() for j in in_place)[0] == "starry/cat.jpg"
+    _, globbed = collect_inputs(str(tmp_path / "links" / "*.jpg"))
+    assert globbed == [(tmp_path / "photos" / "a.jpg").resolve()]
+    assert [j.source for j in plan_jobs(str(tmp_path / "links" / "*.jpg"), tmp_path / "out", ["starry"])] == globbed
+
+
 def test_glob_and_list_file(tmp_path: Path) -> None:
     make_tree(tmp_path / "in")
     _, files = collect_inputs(str(tmp_path / "in" / "**" / "*.png"))
