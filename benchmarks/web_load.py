@@ -26,7 +26,6 @@ import io
 import json
 import mailbox
 import os
-import re
 import shutil
 import signal
 import socket
@@ -46,6 +45,7 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from fst.resources import demo_dir
+from fst.web.mail import links_in_inbox
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "load test password"
@@ -196,14 +196,8 @@ def call(latencies: Latencies, method: Callable[..., httpx.Response], *args: Any
 def newest_link(data_dir: Path, email: str, kinds: str = "verify|reset") -> tuple[str, str] | None:
     """(kind, token) of the newest link of `kinds` (`verify`, `reset` or both) the site wrote to its
     Maildir (the inbox) for `email`."""
-    box = mailbox.Maildir(data_dir / "mail", create=True)
-    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
-    for key in reversed(order):
-        if box[key]["To"] == email:
-            found = re.search(rf"/({kinds})\?token=([A-Za-z0-9_-]+)", box[key].get_payload(decode=True).decode())
-            if found:
-                return found.group(1), found.group(2)
-    return None
+    links = links_in_inbox(data_dir, email, kinds)
+    return (links[-1].kind, links[-1].token) if links else None
 
 
 def wait_for_token(data_dir: Path, email: str, kind: str, seconds: float = 20.0) -> str | None:

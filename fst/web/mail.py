@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 import mailbox
+import re
 import smtplib
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 
 from fst.web.settings import Settings
 
@@ -54,3 +57,27 @@ def send_logged(settings: Settings, mail: EmailMessage) -> None:
         send(settings, mail)
     except (OSError, smtplib.SMTPException):
         log.exception("could not send %r to %s", mail["Subject"], mail["To"])
+
+
+@dataclass(frozen=True)
+class MailedLink:
+    kind: str  # "verify" or "reset"
+    token: str
+    url: str
+
+
+def links_in_inbox(data_dir: Path, to: str, kinds: str = "verify|reset") -> list[MailedLink]:
+    """Every link of `kinds` (`verify`, `reset` or both) the Maildir backend delivered to `to`,
+    oldest first: how tests and the load benchmark read the site's mail without a mail server."""
+    box = mailbox.Maildir(data_dir / "mail", create=True)
+    # Maildir names start with the delivery's seconds and microseconds (`1733470000.M123P45...`).
+    order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
+    links = []
+    for key in order:
+        letter = box[key]
+        if letter["To"] != to:
+            continue
+        body = letter.get_payload(decode=True).decode()
+        for found in re.finditer(rf"\S+/({kinds})\?token=([A-Za-z0-9_-]+)", body):
+            links.append(MailedLink(found.group(1), found.group(2), found.group(0)))
+    return links

@@ -9,7 +9,6 @@ from __future__ import annotations
 import email.message
 import mailbox
 import os
-import re
 import shutil
 import socket
 import threading
@@ -23,6 +22,7 @@ from PIL import Image
 from fst import resources
 from fst.stylize.engine import StyleEngine
 from fst.web.app import create_app
+from fst.web.mail import links_in_inbox
 from fst.web.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -100,15 +100,12 @@ def mailed_link(settings, to: str, kind: str, wait_s: float = 15.0) -> str:
     """The newest `/verify` or `/reset` link the site e-mailed to `to` that no step has opened yet
     (its Maildir is the inbox). The site sends mail in a background task after the response, so
     the page can be back before the letter: wait for it rather than take the last one again."""
-    box = mailbox.Maildir(settings.data_dir / "mail", create=True)
     deadline = time.monotonic() + wait_s
     while True:
-        order = sorted(box.keys(), key=lambda key: tuple(int(n) for n in re.findall(r"\d+", key)[:2]))
-        bodies = [box[key].get_payload(decode=True).decode() for key in order if box[key]["To"] == to]
-        links = [m.group(0) for body in bodies if (m := re.search(rf"http://\S+/{kind}\?token=\S+", body))]
-        if links and links[-1] not in _handed_out:
-            _handed_out.add(links[-1])
-            return links[-1]
+        links = links_in_inbox(settings.data_dir, to, kind)
+        if links and links[-1].url not in _handed_out:
+            _handed_out.add(links[-1].url)
+            return links[-1].url
         assert time.monotonic() < deadline, f"no new {kind} link e-mailed to {to} within {wait_s:.0f} s"
         time.sleep(0.1)
 
