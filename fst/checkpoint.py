@@ -13,6 +13,7 @@ style-net loaders refuse it in one line.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ def export(
     meta = {"fst_version": fst.__version__, **(metadata or {}), "architecture": net.architecture()}
     if isinstance(net, AdaINModel):
         meta["model"] = "adain"
+    else:
+        meta["gflop_per_mpx"] = net.gflop_per_megapixel()  # which of two files holding a style is cheaper
     meta["dtype"] = str(dtype).removeprefix("torch.")
     state = {k: v.detach().to("cpu", torch.float32) for k, v in net.state_dict().items()}
     state = _quantized(state) if dtype == torch.int8 else {k: v.to(dtype).contiguous() for k, v in state.items()}
@@ -97,6 +100,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if raw is None:
         raise CheckpointError(f"{path}: no fst metadata; was it written by fst.checkpoint.export?")
     return json.loads(raw)
+
+
+def cost_of(path: str | Path) -> float:
+    """GFLOP per megapixel of an exported net, from its metadata; infinity where the file predates it."""
+    return float(read_metadata(path).get("gflop_per_mpx", math.inf))
 
 
 def styles_in(path: str | Path) -> list[str]:

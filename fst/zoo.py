@@ -7,11 +7,12 @@ needs every named style in one multi-style file, since a mix blends that net's n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fst.checkpoint import CheckpointError, styles_in
+from fst.checkpoint import CheckpointError, cost_of, styles_in
 from fst.resources import checkpoints_dir
 
 CHECKPOINT_DIR = checkpoints_dir()  # read once, at import: `$FST_CHECKPOINTS` or the shipped files
@@ -24,18 +25,21 @@ class ShippedStyle:
     name: str
     path: Path
     styles_in_file: int  # 1 for a single-style file
+    gflop_per_mpx: float = math.inf  # the net's cost; infinity where its file does not say
 
 
 def shipped_styles(directory: Path = CHECKPOINT_DIR) -> list[ShippedStyle]:
-    """Every style of every `.safetensors` file in `directory`: single-style files first, then by name."""
+    """Every style of every `.safetensors` file in `directory`: single-style files first, then by
+    name; a style in several files of one kind, the cheapest net first (a distilled student before
+    its full-width teacher)."""
     found = []
     for path in sorted(directory.glob("*.safetensors")):
         try:
-            names = styles_in(path)
+            names, cost = styles_in(path), cost_of(path)
         except CheckpointError:
             continue  # not an fst export (a stray file): not a shipped style
-        found += [ShippedStyle(name, path, len(names)) for name in names]
-    return sorted(found, key=lambda s: (s.styles_in_file > 1, s.name, s.path.name))
+        found += [ShippedStyle(name, path, len(names), cost) for name in names]
+    return sorted(found, key=lambda s: (s.styles_in_file > 1, s.name, s.gflop_per_mpx, s.path.name))
 
 
 def parse_mix(spec: str) -> StyleMix:
@@ -66,7 +70,7 @@ def mix_name(mix: StyleMix) -> str:
 
 def find_style_file(mix: StyleMix, candidates: Iterable[ShippedStyle]) -> Path:
     """The file holding every style of `mix`: for one style a single-style file first (trained on it
-    alone), for a mix the multi-style file that has them all."""
+    alone), for a mix the multi-style file that has them all; of several such, the cheapest net."""
     candidates = list(candidates)
     known = {s.name for s in candidates}
     unknown = [name for name in mix if name not in known]
@@ -75,9 +79,9 @@ def find_style_file(mix: StyleMix, candidates: Iterable[ShippedStyle]) -> Path:
     holders: dict[Path, set[str]] = {}
     for style in candidates:
         holders.setdefault(style.path, set()).add(style.name)
-    for style in candidates:  # single-style files come first
-        if set(mix) <= holders[style.path]:
-            return style.path
+    holding = [style for style in candidates if set(mix) <= holders[style.path]]
+    if holding:
+        return min(holding, key=lambda s: (s.styles_in_file > 1, s.gflop_per_mpx, s.path.name)).path
     raise ValueError(
         f"styles {', '.join(mix)} are not all in one file: a mix blends one multi-style net's styles "
         "(see --list-styles)"

@@ -27,6 +27,15 @@ def test_full_width_export_is_small(tmp_path: Path) -> None:
     assert path.stat().st_size < 8 * 2**20
 
 
+def test_export_records_what_the_net_costs_per_megapixel(tmp_path: Path) -> None:
+    """The full-width net is 323 GFLOP per 1024x1024 image, the figure issue 22 starts from; the
+    space-to-depth student runs its outer stages at half size, well under a quarter of that."""
+    full = read_metadata(export(TransformerNet(), tmp_path / "full.safetensors"))["gflop_per_mpx"]
+    assert full * 1024 * 1024 / 1e6 == pytest.approx(323, rel=0.01)
+    student = TransformerNet(channels=(32, 64), space_to_depth=True)
+    assert read_metadata(export(student, tmp_path / "s2d.safetensors"))["gflop_per_mpx"] < full / 4
+
+
 def test_int8_export_quarters_the_large_weights_and_loads_within_their_rounding(tmp_path: Path) -> None:
     net = TransformerNet((32, 64, 256), 2).eval()  # residual convolutions over INT8_MIN_ELEMENTS
     half = export(net, tmp_path / "half.safetensors", dtype=torch.float16)

@@ -141,6 +141,20 @@ class TransformerNet(nn.Module):
             "space_to_depth": self.space_to_depth,
         }
 
+    def gflop_per_megapixel(self) -> float:
+        """Floating-point operations of one forward pass per output megapixel, in GFLOP: what a
+        style costs to run (the full-width net 308, i.e. 323 per 1024x1024 image)."""
+        from torch.utils.flop_counter import FlopCounterMode  # only exports count: keep it off start-up
+
+        side = 64  # a multiple of every stride; the convolutions' cost per pixel does not depend on it
+        plain = TransformerNet(**TransformerNet.architecture(self))  # the same layers with plain norms
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            y = torch.zeros(1, 3, side, side)
+            for stage in plain.stages:
+                y = stage(y)
+        return round(counter.get_total_flops() / (side * side) * 1e6 / 1e9, 2)
+
     def padded_size(self, height: int, width: int) -> tuple[int, int]:
         """The (height, width) the stages run at: a multiple of `stride`, at least `min_size`."""
         return (

@@ -36,7 +36,7 @@ class Style:
 @lru_cache(maxsize=8)
 def _scan(checkpoints_dir: Path, stamp: tuple[tuple[str, float], ...]) -> tuple[Style, ...]:
     # fst.zoo knows multi-style files; a name in several files is offered once, from the file
-    # `stylize.py --style NAME` would pick (single-style files first).
+    # `stylize.py --style NAME` would pick (single-style files first, then the cheapest net).
     styles: dict[str, Style] = {}
     for shipped in zoo.shipped_styles(checkpoints_dir):
         if shipped.path.name == ARBITRARY_STYLE_FILE or shipped.name in styles:

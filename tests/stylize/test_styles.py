@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from fst import zoo
-from fst.checkpoint import export
+from fst.checkpoint import METADATA_KEY, cost_of, export, read_metadata
 from fst.models.multistyle import MultiStyleNet
 from fst.resources import demo_dir
 from fst.stylize import inputs
@@ -100,6 +102,33 @@ def test_single_style_files_win_for_one_name_and_multi_files_hold_mixes(multi_ch
     ]
     assert zoo.find_style_file({"ink": 1.0}, styles) == single
     assert zoo.find_style_file({"ink": 0.5, "fire": 0.5}, styles) == multi_checkpoint
+
+
+def test_of_two_files_holding_a_style_the_cheaper_net_runs_it(multi_checkpoint: Path, tmp_path: Path) -> None:
+    """A distilled student shipped beside its full-width teacher holds the same styles: `--style`
+    and the site must pick the student, and a file that predates the cost field comes last."""
+    folder = tmp_path / "ckpt"
+    torch.manual_seed(2)
+    student = export(
+        MultiStyleNet(["ink", "fire", "ash"], channels=(8, 16), num_residual_blocks=1, space_to_depth=True),
+        folder / "zz_student.safetensors",
+    )
+    assert cost_of(student) < cost_of(multi_checkpoint) / 2
+    styles = zoo.shipped_styles(folder)
+    assert [(s.name, s.path.name) for s in styles if s.name == "ink"] == [
+        ("ink", "zz_student.safetensors"),
+        ("ink", "duo.safetensors"),
+    ]
+    assert zoo.find_style_file({"ink": 1.0}, styles) == student
+    assert zoo.find_style_file({"ink": 0.5, "fire": 0.5}, styles) == student
+    assert zoo.find_style_file({"ash": 1.0}, styles) == student
+    # A file without the field (exported before it existed) is taken only when nothing else holds the style.
+    old = folder / "zz_student.safetensors"
+    metadata = read_metadata(old)
+    del metadata["gflop_per_mpx"]
+    tensors = load_file(old)
+    save_file(tensors, old, metadata={METADATA_KEY: json.dumps(metadata)})
+    assert zoo.find_style_file({"ink": 1.0}, zoo.shipped_styles(folder)) == multi_checkpoint
 
 
 def test_list_styles_prints_every_shipped_style_with_its_file() -> None:

@@ -42,6 +42,13 @@ def test_shipped_styles_are_read_from_checkpoint_metadata(tmp_path: Path) -> Non
     assert styles.find_style(tmp_path, "udnie").checkpoint == tmp_path / "b_file.safetensors"
     assert styles.find_style(tmp_path, "starry_night").checkpoint == tmp_path / "six_paintings.safetensors"
     assert styles.find_style(tmp_path, "../starry_night") is None
+    # A cheaper net of the same six (a distilled student beside its teacher) serves them; a name in a
+    # single-style file still comes from that file.
+    student = MultiStyleNet(six, channels=(8, 16), num_residual_blocks=1, space_to_depth=True)
+    export(student, tmp_path / "z_student.safetensors", {"styles": [{"name": n, "file": f"{n}.jpg"} for n in six]})
+    assert [style.name for style in styles.shipped_styles(tmp_path)] == sorted([*six, "mosaic"])
+    assert styles.find_style(tmp_path, "starry_night").checkpoint == tmp_path / "z_student.safetensors"
+    assert styles.find_style(tmp_path, "udnie").checkpoint == tmp_path / "b_file.safetensors"
 
 
 def test_every_style_of_a_multi_style_file_is_offered_and_served_by_its_own_net(tmp_path: Path) -> None:
