@@ -13,9 +13,10 @@
 # of photos scaled to a short side drawn from 256-768 px (`data.resize_to=[256,768]`) judged a
 # little worse (relu4_1 0.14-0.28): not in the recipe.
 # A 200-step learning-rate warm-up: a fresh Adam at full rate undid much of the warm start.
-# Learning rate: 1e-3 to the run's step 3,250, a tenth after it (`module.lr_drop_at`, a function of
-# the step, so every resume must carry it); the milestone is past that drop, so a warm start from
-# it runs at the tenth from its first step.
+# Learning rate: 1e-3 until `module.lr_drop_at`, a tenth after it. The session-10 run dropped at
+# step 3,250; a warm start from the milestone (already past its drop) runs at the tenth from its
+# first step (drop at 0). The step is a function of the run, so every resume must carry it: it is
+# written beside the run's checkpoints and read back on resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FST_RUNS="${FST_RUNS:-runs}" FST_RUN_ID=s2d
@@ -26,8 +27,6 @@ recipe=(experiment=six_paintings_distill model=johnson_multi_s2d style=six_paint
   +loss.feature_layers.relu4_1=1.0 loss.feature_weight=0.3
   '+loss.gram_layers={relu4_1:3.0,relu5_1:1.0}' loss.gram_weight=0.3
   module.warmup_steps=200)
-# The run's drop step is written beside its checkpoints, so a resume keeps the rate the run had:
-# 3,250 for the session-10 run, 0 for a warm start from the milestone.
 drop_file="$FST_RUNS/six_paintings_s2d/s2d/lr_drop_at"
 if [ -f "$last" ]; then
   drop=$(cat "$drop_file" 2>/dev/null || echo 3250)
