@@ -43,12 +43,12 @@ def collect_inputs(spec: str | Path, exclude: Path | None = None) -> tuple[Path,
         files = [f for f in files if _is_image(f)]
     elif spec_path.is_file() and spec_path.suffix.lower() == ".txt":
         lines = spec_path.read_text().splitlines()
-        files = [Path(line.strip()).resolve() for line in lines if line.strip() and not line.startswith("#")]
+        files = [_absolute(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
         root = Path(os.path.commonpath([f.parent for f in files])) if files else spec_path.parent
     elif spec_path.is_file() or any(ch in str(spec) for ch in "*?["):
         # A single file (bad files included: they get their one-line error later) or a glob.
         files = [spec_path] if spec_path.is_file() else [Path(p) for p in glob.glob(str(spec), recursive=True)]
-        files = [f.resolve() for f in files if f.is_file()]
+        files = [_absolute(f) for f in files if f.is_file()]
         root = Path(os.path.commonpath([f.parent for f in files])) if files else Path(".")
     else:
         raise FileNotFoundError(f"{spec}: no such file, folder or glob match")
@@ -56,6 +56,11 @@ def collect_inputs(spec: str | Path, exclude: Path | None = None) -> tuple[Path,
         excluded = exclude.resolve()
         files = [f for f in files if not f.resolve().is_relative_to(excluded)]
     return root, sorted(files)
+
+
+def _absolute(path: str | Path) -> Path:
+    """An absolute path, symlinks not followed: a linked photo's output takes the link's name."""
+    return Path(os.path.abspath(path))
 
 
 def relative_to_root(source: Path, root: Path) -> Path:
