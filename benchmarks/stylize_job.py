@@ -5,8 +5,10 @@
     python benchmarks/stylize_job.py --mixed             # 12 JPEGs of 5 sizes around 1024 px
     python benchmarks/stylize_job.py --style udnie       # another style of the shipped multi-style file
     python benchmarks/stylize_job.py --precision fp32    # fst's rows forced to fp32: an AVX2-only CPU's path
-    python benchmarks/stylize_job.py --checkpoint fst/checkpoints/six_paintings_half.safetensors \
-        --plain-checkpoint fst/checkpoints/six_paintings.safetensors   # a cheaper net against the full-width loop
+    python benchmarks/stylize_job.py --checkpoint FILE   # your net, in both fst's rows and the plain loop
+
+By default fst's rows run the file `stylize.py --style STYLE` picks (the cheapest shipped net that
+holds the style) and the plain loop the full-width shipped net, `six_paintings.safetensors`.
 
 Rows, each a fresh process timed from start to exit (start-up, decode, compile or load, net,
 encode), PNG output everywhere:
@@ -39,11 +41,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fst import zoo
 from fst.device import cpu_line, matmul_peaks
 from fst.resources import checkpoints_dir, demo_dir
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = demo_dir()
+FULL_WIDTH = checkpoints_dir() / "six_paintings.safetensors"  # the plain loop: the reference implementations' net
 MIXED_SIZES = [(1024, 768), (768, 1024), (1080, 810), (1024, 683), (1000, 1000)]
 
 
@@ -110,10 +114,10 @@ def load_seconds(checkpoint: Path, style: str, cache: Path, precision: str = "au
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="?", type=Path, help="a folder of JPEGs (default: made from the demo photos)")
-    parser.add_argument("--checkpoint", type=Path, default=checkpoints_dir() / "six_paintings.safetensors")
+    parser.add_argument("--checkpoint", type=Path, help="fst's net (default: the shipped file --style picks)")
     parser.add_argument("--style", default="starry_night", help="a style --checkpoint and --plain-checkpoint hold")
     parser.add_argument(
-        "--plain-checkpoint", type=Path, help="the plain loop's net (default: --checkpoint); e.g. full width vs half"
+        "--plain-checkpoint", type=Path, help=f"the plain loop's net (default: --checkpoint, else {FULL_WIDTH.name})"
     )
     parser.add_argument(
         "--precision",
@@ -128,8 +132,10 @@ def main() -> None:
     parser.add_argument("--plain-loop", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--cpu", action="store_true", help="print the CPU line (model, ISA, matmul peaks) and exit")
     args = parser.parse_args()
+    checkpoint = args.checkpoint or zoo.find_style_file(zoo.parse_mix(args.style), zoo.shipped_styles())
+    plain_checkpoint = args.plain_checkpoint or args.checkpoint or FULL_WIDTH
     if args.plain_loop:
-        plain_loop(args.checkpoint, args.style, *args.plain_loop)
+        plain_loop(checkpoint, args.style, *args.plain_loop)
         return
     # First: the rows below only mean something next to the machine they were measured on.
     print(cpu_line(matmul_peaks()), flush=True)
@@ -148,10 +154,9 @@ def main() -> None:
             shutil.copy(path, warm / path.name)
         # An empty package cache of its own: the warm-up run is the first on this "machine".
         env = {**os.environ, "FST_CACHE_DIR": str(root / "cache")}
-        stylize = [sys.executable, str(REPO / "stylize.py"), "-c", str(args.checkpoint), "--style", args.style]
+        stylize = [sys.executable, str(REPO / "stylize.py"), "-c", str(checkpoint), "--style", args.style]
         stylize += ["--format", "png", "--precision", args.precision]
         stylize += ["--overwrite", "--no-progress"]
-        plain_checkpoint = args.plain_checkpoint or args.checkpoint
         plain = [sys.executable, __file__, "--checkpoint", str(plain_checkpoint), "--style", args.style, "--plain-loop"]
         rows = [
             ("plain loop (eager fp32, one at a time)", [*plain, str(photos)]),
@@ -165,7 +170,7 @@ def main() -> None:
         ]
         one_pass = len(rows) - 1
         count = len(list(photos.glob("*.jpg")))
-        names = f"style {args.style}; checkpoint {args.checkpoint} (--precision {args.precision})"
+        names = f"style {args.style}; checkpoint {checkpoint} (--precision {args.precision})"
         names += f", plain loop {plain_checkpoint}"
         print(f"{count} photos in {photos}; {names}; {os.cpu_count()} CPUs", flush=True)
         print("| what | wall time | vs plain loop | peak RSS |\n| --- | --- | --- | --- |", flush=True)
@@ -176,9 +181,9 @@ def main() -> None:
             baseline = baseline or seconds
             ratio = "" if index == 1 else f"{baseline / seconds:.2f}x"
             print(f"| {name} | {seconds:.1f} s | {ratio} | {rss:.2f} GiB |", flush=True)
-        load_ms = load_seconds(args.checkpoint, args.style, root / "cache", args.precision) * 1e3
+        load_ms = load_seconds(checkpoint, args.style, root / "cache", args.precision) * 1e3
         print(f"loading the cached package with one style's weights: {load_ms:.0f} ms")
-        if plain_checkpoint == args.checkpoint:  # the same net: precision is all that differs
+        if plain_checkpoint == checkpoint:  # the same net: precision is all that differs
             outputs = sorted((root / "out0").iterdir())
             ratios = [psnr_db(path, root / f"out{one_pass}" / path.name) for path in outputs]
             low, median = min(ratios), np.median(ratios)
