@@ -83,3 +83,12 @@ def test_not_a_safetensors_file(tmp_path: Path) -> None:
     path.write_bytes(b"junk" * 10)
     with pytest.raises(CheckpointError, match=r"junk\.safetensors"):
         load_net(path)
+
+
+def test_every_shipped_file_is_small_and_has_its_model_card() -> None:
+    shipped = sorted(resources.checkpoints_dir().glob("*.safetensors"))
+    assert len(shipped) >= 3
+    for path in shipped:
+        assert path.stat().st_size < 30 * 2**20, path.name
+        card = path.with_suffix(".md")
+        assert card.is_file() and card.read_text().startswith(f"# Model card: {path.name}"), card.name

@@ -78,6 +78,8 @@ def test_the_wheel_carries_configs_styles_and_demo_photos(wheel: Path) -> None:
         "fst/conf/experiment/udnie.yaml",
         "fst/checkpoints/six_paintings.safetensors",
         "fst/checkpoints/six_paintings.md",
+        "fst/checkpoints/six_paintings_s2d.safetensors",
+        "fst/checkpoints/six_paintings_s2d.md",
         "fst/checkpoints/adain.safetensors",
         "fst/demo/chelsea.jpg",
         "fst/demo/README.md",

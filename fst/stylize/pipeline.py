@@ -11,6 +11,7 @@ jobs (skipping existing outputs) -> stylize each style's batches (here, or on Ra
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -123,7 +124,10 @@ def list_styles() -> int:
         print(f"no styles in {zoo.CHECKPOINT_DIR}", file=sys.stderr)
         return 1
     width = max(len(style.name) for style in styles)
+    chosen = {name: zoo.find_style_file({name: 1.0}, styles) for name in {style.name for style in styles}}
     for style in styles:
         kind = f"one of {style.styles_in_file} styles" if style.styles_in_file > 1 else "single style"
-        print(f"{style.name:<{width}}  {style.path.relative_to(zoo.CHECKPOINT_DIR.parent)}  ({kind})")
+        cost = f", {style.gflop_per_mpx:.0f} GFLOP/Mpx" if style.gflop_per_mpx < math.inf else ""
+        use = "--style runs it" if chosen[style.name] == style.path else "with -c FILE"
+        print(f"{style.name:<{width}}  {style.path.relative_to(zoo.CHECKPOINT_DIR.parent)}  ({kind}{cost}; {use})")
     return 0

@@ -139,6 +139,12 @@ def test_list_styles_prints_every_shipped_style_with_its_file() -> None:
     shipped = {s.name for s in zoo.shipped_styles()}
     assert shipped and {line.split()[0] for line in lines} == shipped
     assert all("checkpoints/" in line and line.split()[1].endswith(".safetensors") for line in lines)
+    # Where two files hold a style, the list says which one `--style NAME` runs: exactly one per name.
+    runs = [line.split()[0] for line in lines if line.endswith("--style runs it)")]
+    assert sorted(runs) == sorted(shipped)
+    for name in shipped:
+        (line,) = [line for line in lines if line.split()[0] == name and line.endswith("--style runs it)")]
+        assert Path(line.split()[1]).name == zoo.find_style_file({name: 1.0}, zoo.shipped_styles()).name
 
 
 def test_the_demo_runs_the_shipped_style_starry_night_into_outputs_demo_itself() -> None:
