@@ -102,14 +102,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return json.loads(raw)
 
 
-def cost_of(path: str | Path) -> float:
-    """GFLOP per megapixel of an exported net, from its metadata; infinity where the file predates it."""
-    return float(read_metadata(path).get("gflop_per_mpx", math.inf))
+def cost_of(path: str | Path, metadata: dict[str, Any] | None = None) -> float:
+    """GFLOP per megapixel of an exported net, from its metadata (read from `path` unless given);
+    infinity where the file predates it."""
+    metadata = read_metadata(path) if metadata is None else metadata
+    return float(metadata.get("gflop_per_mpx", math.inf))
 
 
-def styles_in(path: str | Path) -> list[str]:
-    """The style names an exported fst file holds, in the net's order."""
-    metadata = read_metadata(path)
+def styles_in(path: str | Path, metadata: dict[str, Any] | None = None) -> list[str]:
+    """The style names an exported fst file holds, in the net's order (metadata read from `path`
+    unless given)."""
+    metadata = read_metadata(path) if metadata is None else metadata
     _refuse_adain(path, metadata)
     names = metadata.get("architecture", {}).get("style_names")
     return list(names) if names else [metadata.get("style", {}).get("name", Path(path).stem)]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fst.checkpoint import CheckpointError, cost_of, styles_in
+from fst.checkpoint import CheckpointError, cost_of, read_metadata, styles_in
 from fst.resources import checkpoints_dir
 
 CHECKPOINT_DIR = checkpoints_dir()  # read once, at import: `$FST_CHECKPOINTS` or the shipped files
@@ -35,7 +35,8 @@ def shipped_styles(directory: Path = CHECKPOINT_DIR) -> list[ShippedStyle]:
     found = []
     for path in sorted(directory.glob("*.safetensors")):
         try:
-            names, cost = styles_in(path), cost_of(path)
+            metadata = read_metadata(path)  # once: this runs on every stylize.py start-up
+            names, cost = styles_in(path, metadata), cost_of(path, metadata)
         except CheckpointError:
             continue  # not an fst export (a stray file): not a shipped style
         found += [ShippedStyle(name, path, len(names), cost) for name in names]

@@ -6,13 +6,15 @@ proxy (minutes) for the 12-minute judge while a student trains.
 Stylizes the photos at their own size with default flags, but eager rather than building a
 package per file: the teacher's outputs once into OUT/teacher (reused), the student's into
 OUT/student. Prints the relative Gram error |G(student) - G(teacher)|^2 / |G(teacher)|^2 per
-layer (0: the teacher's texture; 1: none of it). It measures the gap to the teacher, not to the painting: the judge's
-bars are met by the teacher, so a small gap means the student meets them too.
+layer (0: the teacher's texture; 1: none of it). It measures the gap to the teacher, not to the
+painting: the judge's bars are met by the teacher, so a small gap means the student meets them
+too. Default styles: every style of the teacher; VGG weights: `$FST_VGG_WEIGHTS` or the assets'.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from fst.checkpoint import styles_in
 from fst.io.images import load_tensor
 from fst.losses.terms import relative_gram_error
 from fst.models.vgg import VGGFeatures
@@ -27,7 +30,7 @@ from fst.resources import assets_dir, checkpoints_dir
 from fst.stylize.pipeline import StylizeOptions, run
 
 ASSETS = assets_dir() or Path(__file__).resolve().parents[2] / "shared" / "assets"
-SIX = ["starry_night", "the_scream", "the_great_wave", "udnie", "composition_vii", "the_shipwreck_of_the_minotaur"]
+VGG_WEIGHTS = os.environ.get("FST_VGG_WEIGHTS", str(ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors"))
 PHOTOS = [ASSETS / "content" / name for name in ("amber.jpg", "brad_pitt.jpg", "tubingen.jpg")]
 LAYERS = ("relu2_1", "relu4_1", "relu5_1")
 
@@ -71,14 +74,14 @@ def main() -> int:
     p.add_argument("-c", "--checkpoint", type=Path, required=True, help="the student's export")
     p.add_argument("--teacher", type=Path, default=checkpoints_dir() / "six_paintings.safetensors")
     p.add_argument("--photos", type=Path, nargs="+", default=PHOTOS)
-    p.add_argument("--style", nargs="+", default=SIX)
+    p.add_argument("--style", nargs="+", help="default: every style the teacher holds")
     a = p.parse_args()
+    a.style = a.style or styles_in(a.teacher)
     photos = gather(a.photos, a.out / "photos")
     stylize(photos, a.out / "teacher", a.teacher, a.style)
     shutil.rmtree(a.out / "student", ignore_errors=True)  # stylize keeps outputs that exist: a fresh folder
     stylize(photos, a.out / "student", a.checkpoint, a.style)
-    vgg = VGGFeatures(weights=str(ASSETS / "vgg" / "vgg19_caffe_features_fp16.safetensors"),
-                      input_convention="caffe", last_layer="relu5_1")  # fmt: skip
+    vgg = VGGFeatures(weights=VGG_WEIGHTS, input_convention="caffe", last_layer="relu5_1")
     print(f"| style | {' | '.join(LAYERS)} |\n| --- |" + " --- |" * len(LAYERS))
     for style in a.style:
         row = gaps(vgg, a.out / "student" / style, a.out / "teacher" / style)

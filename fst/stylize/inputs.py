@@ -66,7 +66,7 @@ def _absolute(path: str | Path) -> Path:
 def relative_to_root(source: Path, root: Path) -> Path:
     """`source`'s place under `root`, symlinks not followed: a folder of links to photos elsewhere
     mirrors its own layout (resolving the link first put the file outside the folder, a crash)."""
-    return Path(os.path.abspath(source)).relative_to(os.path.abspath(root))
+    return _absolute(source).relative_to(_absolute(root))
 
 
 def output_path(source: Path, root: Path, out_dir: Path, style: str | None, fmt: str | None) -> Path:
